@@ -1,0 +1,1 @@
+"""One module per `sealbook` sub-command: argparse wiring only; the work lives in `builder`."""

@@ -1,0 +1,1 @@
+"""One module per `sealbook-verify` sub-command: argparse wiring only."""

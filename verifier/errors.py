@@ -1,0 +1,73 @@
+"""The one error hierarchy of sealbook, with exit codes.
+
+Every user-facing failure is a single line naming the input, the problem and the
+next step. Only the CLIs' ``main()`` turn these into exit codes.
+"""
+
+from __future__ import annotations
+
+# Exit codes, per DESIGN.md "Verifier results".
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_TRUST = 4
+EXIT_REFUSED = 125
+
+
+class SealbookError(Exception):
+    """Base of every error sealbook reports to a user."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, subject: str, problem: str, next_step: str = "") -> None:
+        self.subject = subject
+        self.problem = problem
+        self.next_step = next_step
+        super().__init__(self.diagnostics())
+
+    def diagnostics(self) -> str:
+        """One line: the input, what is wrong and what to do next."""
+        line = f"{self.subject}: {self.problem}"
+        if self.next_step:
+            line += f" ({self.next_step})"
+        # Hostile input must not be able to forge extra lines in our output.
+        return line.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class UsageError(SealbookError):
+    """The command line itself is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(SealbookError):
+    """An input cannot be read or parsed as a whole (missing, not JSON/TOML, unknown schema)."""
+
+    exit_code = EXIT_INPUT
+
+
+class TrustError(SealbookError):
+    """The trust root or the policy is missing, unreadable or unusable."""
+
+    exit_code = EXIT_TRUST
+
+
+class VerificationError(SealbookError):
+    """An item was read but failed verification; ``reason`` is a documented reason code."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, reason: str, subject: str, problem: str, next_step: str = "") -> None:
+        self.reason = reason
+        super().__init__(subject, problem, next_step)
+
+
+class RefusedError(SealbookError):
+    """``sealbook run`` refused to run a snippet: nothing ran."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, reason: str, subject: str, problem: str, next_step: str = "") -> None:
+        self.reason = reason
+        super().__init__(subject, problem, next_step)

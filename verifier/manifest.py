@@ -1,0 +1,367 @@
+"""The release manifest (``sealbook.release/v1``): the signed artifact of a release.
+
+``manifest.json`` is canonical JSON (RFC 8785) of the structure below. It carries
+every snippet's *signed text*, so nothing downstream ever re-parses Markdown to
+learn what was signed.
+
+```
+{
+  "schema": "sealbook.release/v1",
+  "version": "2026.11.0",                      # == folder name, [0-9A-Za-z._-]
+  "created": "2026-11-28T12:00:00Z",           # as claimed by the releaser
+  "source_commit": "<git sha>" | null,
+  "previous": null | {"version": "...", "manifest_digest": "sha256:..."},
+  "runbooks": [                                # sorted by slug
+    {"slug": "db/failover", "title": "...", "metadata": {...},
+     "path": "runbooks/db/failover.md", "digest": "sha256:...", "revision": 2,
+     "snippets": [
+        {"id": "promote-replica", "language": "bash", "executable": true,
+         "line": 12, "params": ["CLUSTER"], "digest": "sha256:...", "text": "...\n"}
+     ]}
+  ],
+  "retired": [{"slug": "...", "title": "...", "last_version": "...", "digest": "sha256:..."}]
+}
+```
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.digests import canonical_json, digest, is_digest, signed_text
+from verifier.errors import InputError
+
+SCHEMA = "sealbook.release/v1"
+MANIFEST_NAME = "manifest.json"
+BUNDLE_NAME = "manifest.json.sigstore.json"
+SOURCES_DIR = "runbooks"
+
+VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+SLUG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+SNIPPET_ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+PARAM_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+EXECUTABLE_LANGUAGES = frozenset({"bash", "sh", "shell", "console", "shell-session"})
+
+
+def valid_version(value: str) -> bool:
+    """A release version: ``[0-9A-Za-z._-]``, no ``..``, at most 128 characters."""
+    return VERSION_RE.fullmatch(value) is not None and ".." not in value
+
+
+def valid_slug(value: str) -> bool:
+    """A runbook slug: ``[A-Za-z0-9._/-]`` segments, no ``..``, no leading ``/``."""
+    return (
+        len(value) <= 200
+        and SLUG_RE.fullmatch(value) is not None
+        and not any(part in (".", "..") or part.startswith("..") for part in value.split("/"))
+    )
+
+
+def valid_snippet_id(value: str) -> bool:
+    """A snippet id: ``[A-Za-z0-9._-]``, at most 128 characters."""
+    return SNIPPET_ID_RE.fullmatch(value) is not None and ".." not in value
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One fenced code block as signed."""
+
+    id: str
+    language: str
+    executable: bool
+    line: int
+    """1-based line of the opening fence in the frozen source."""
+    params: tuple[str, ...]
+    """Environment variables the snippet declares; `sealbook run` requires them."""
+    digest: str
+    """``sha256:`` over the UTF-8 bytes of ``text``."""
+    text: str
+    """The signed text: LF line ends, exactly one trailing LF."""
+
+    @property
+    def copy_text(self) -> str:
+        """What a copy button yields: the signed text minus its final LF."""
+        return self.text[:-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "language": self.language,
+            "executable": self.executable,
+            "line": self.line,
+            "params": list(self.params),
+            "digest": self.digest,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """One runbook as frozen in a release."""
+
+    slug: str
+    title: str
+    metadata: dict[str, Any]
+    path: str
+    """Frozen source, relative to the release folder: ``runbooks/<slug>.md``."""
+    digest: str
+    revision: int
+    snippets: tuple[Snippet, ...]
+
+    def snippet(self, snippet_id: str) -> Snippet | None:
+        """The snippet with ``snippet_id``, if any."""
+        for snippet in self.snippets:
+            if snippet.id == snippet_id:
+                return snippet
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "metadata": self.metadata,
+            "path": self.path,
+            "digest": self.digest,
+            "revision": self.revision,
+            "snippets": [s.to_json() for s in self.snippets],
+        }
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A runbook removed since the previous release."""
+
+    slug: str
+    title: str
+    last_version: str
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "last_version": self.last_version,
+            "digest": self.digest,
+        }
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The predecessor of a release in the chain."""
+
+    version: str
+    manifest_digest: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A release manifest (``sealbook.release/v1``)."""
+
+    version: str
+    created: str
+    source_commit: str | None
+    previous: Previous | None
+    runbooks: tuple[Runbook, ...]
+    retired: tuple[Retired, ...] = ()
+    schema: str = SCHEMA
+    _by_slug: dict[str, Runbook] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_slug.update({rb.slug: rb for rb in self.runbooks})
+
+    def runbook(self, slug: str) -> Runbook | None:
+        """The runbook with ``slug``, if this release has it."""
+        return self._by_slug.get(slug)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "version": self.version,
+            "created": self.created,
+            "source_commit": self.source_commit,
+            "previous": None
+            if self.previous is None
+            else {
+                "version": self.previous.version,
+                "manifest_digest": self.previous.manifest_digest,
+            },
+            "runbooks": [rb.to_json() for rb in self.runbooks],
+            "retired": [r.to_json() for r in self.retired],
+        }
+
+    def to_bytes(self) -> bytes:
+        """The canonical bytes written as ``manifest.json`` (and signed)."""
+        return canonical_json(self.to_json())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, source: str = MANIFEST_NAME) -> Manifest:
+        """Parse and validate ``manifest.json``; raise `InputError` naming ``source``.
+
+        Checks the structure and every snippet's digest against its text; it does
+        not check the signature (see `verifier.release`).
+        """
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InputError(source, f"not valid JSON ({exc})", "restore it from the release") from None
+        return _parse_manifest(data, source)
+
+
+class _Shape:
+    """Small typed accessors that turn a wrong shape into one `InputError`."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> InputError:
+        return InputError(self.source, f"{where}: {problem}", "the manifest is malformed; restore it from the release")
+
+    def obj(self, value: object, where: str, keys: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, "expected an object")
+        extra = set(value) - keys
+        missing = keys - set(value)
+        if extra:
+            raise self.fail(where, f"unknown field(s) {sorted(extra)}")
+        if missing:
+            raise self.fail(where, f"missing field(s) {sorted(missing)}")
+        return value
+
+    def str_(self, value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, "expected a string")
+        return value
+
+    def int_(self, value: object, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise self.fail(where, "expected a non-negative integer")
+        return value
+
+    def digest(self, value: object, where: str) -> str:
+        if not is_digest(value):
+            raise self.fail(where, "expected sha256:<64 hex>")
+        assert isinstance(value, str)
+        return value
+
+    def list_(self, value: object, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(where, "expected a list")
+        return value
+
+
+def _parse_manifest(data: object, source: str) -> Manifest:
+    s = _Shape(source)
+    top = s.obj(
+        data,
+        "manifest",
+        {"schema", "version", "created", "source_commit", "previous", "runbooks", "retired"},
+    )
+    if top["schema"] != SCHEMA:
+        raise InputError(
+            source,
+            f"unknown schema {top['schema']!r} (expected {SCHEMA!r})",
+            "use a sealbook that understands this release",
+        )
+    version = s.str_(top["version"], "version")
+    if not valid_version(version):
+        raise s.fail("version", f"invalid version {version!r}")
+    commit = top["source_commit"]
+    if commit is not None:
+        commit = s.str_(commit, "source_commit")
+    previous = None
+    if top["previous"] is not None:
+        prev = s.obj(top["previous"], "previous", {"version", "manifest_digest"})
+        previous = Previous(
+            version=s.str_(prev["version"], "previous.version"),
+            manifest_digest=s.digest(prev["manifest_digest"], "previous.manifest_digest"),
+        )
+    runbooks = []
+    seen: set[str] = set()
+    for i, item in enumerate(s.list_(top["runbooks"], "runbooks")):
+        rb = _parse_runbook(s, item, f"runbooks[{i}]")
+        if rb.slug.lower() in seen:
+            raise s.fail(f"runbooks[{i}]", f"duplicate slug {rb.slug!r}")
+        seen.add(rb.slug.lower())
+        runbooks.append(rb)
+    retired = []
+    for i, item in enumerate(s.list_(top["retired"], "retired")):
+        r = s.obj(item, f"retired[{i}]", {"slug", "title", "last_version", "digest"})
+        retired.append(
+            Retired(
+                slug=s.str_(r["slug"], f"retired[{i}].slug"),
+                title=s.str_(r["title"], f"retired[{i}].title"),
+                last_version=s.str_(r["last_version"], f"retired[{i}].last_version"),
+                digest=s.digest(r["digest"], f"retired[{i}].digest"),
+            )
+        )
+    return Manifest(
+        version=version,
+        created=s.str_(top["created"], "created"),
+        source_commit=commit,
+        previous=previous,
+        runbooks=tuple(runbooks),
+        retired=tuple(retired),
+    )
+
+
+def _parse_runbook(s: _Shape, item: object, where: str) -> Runbook:
+    r = s.obj(item, where, {"slug", "title", "metadata", "path", "digest", "revision", "snippets"})
+    slug = s.str_(r["slug"], f"{where}.slug")
+    if not valid_slug(slug):
+        raise s.fail(f"{where}.slug", f"invalid slug {slug!r}")
+    path = s.str_(r["path"], f"{where}.path")
+    if path != f"{SOURCES_DIR}/{slug}.md":
+        raise s.fail(f"{where}.path", f"expected {SOURCES_DIR}/{slug}.md")
+    if not isinstance(r["metadata"], dict):
+        raise s.fail(f"{where}.metadata", "expected an object")
+    snippets = []
+    ids: set[str] = set()
+    for j, sn in enumerate(s.list_(r["snippets"], f"{where}.snippets")):
+        snippet = _parse_snippet(s, sn, f"{where}.snippets[{j}]")
+        if snippet.id in ids:
+            raise s.fail(f"{where}.snippets[{j}]", f"duplicate snippet id {snippet.id!r}")
+        ids.add(snippet.id)
+        snippets.append(snippet)
+    return Runbook(
+        slug=slug,
+        title=s.str_(r["title"], f"{where}.title"),
+        metadata=r["metadata"],
+        path=path,
+        digest=s.digest(r["digest"], f"{where}.digest"),
+        revision=s.int_(r["revision"], f"{where}.revision"),
+        snippets=tuple(snippets),
+    )
+
+
+def _parse_snippet(s: _Shape, item: object, where: str) -> Snippet:
+    r = s.obj(item, where, {"id", "language", "executable", "line", "params", "digest", "text"})
+    snippet_id = s.str_(r["id"], f"{where}.id")
+    if not valid_snippet_id(snippet_id):
+        raise s.fail(f"{where}.id", f"invalid snippet id {snippet_id!r}")
+    if not isinstance(r["executable"], bool):
+        raise s.fail(f"{where}.executable", "expected true or false")
+    params = tuple(s.str_(p, f"{where}.params") for p in s.list_(r["params"], f"{where}.params"))
+    if any(PARAM_RE.fullmatch(p) is None for p in params):
+        raise s.fail(f"{where}.params", "parameter names are [A-Z_][A-Z0-9_]*")
+    text = s.str_(r["text"], f"{where}.text")
+    if signed_text(text) != text:
+        raise s.fail(f"{where}.text", "not a signed text (LF line ends, one trailing LF)")
+    # The digest is *not* checked here: a mismatch is a verification failure with
+    # its own reason code (snippet-digest-mismatch), not a malformed input.
+    return Snippet(
+        id=snippet_id,
+        language=s.str_(r["language"], f"{where}.language"),
+        executable=r["executable"],
+        line=s.int_(r["line"], f"{where}.line"),
+        params=params,
+        digest=s.digest(r["digest"], f"{where}.digest"),
+        text=text,
+    )
+
+
+def manifest_digest(raw: bytes) -> str:
+    """The manifest digest: over ``manifest.json`` exactly as written."""
+    return digest(raw)

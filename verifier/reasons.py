@@ -1,0 +1,83 @@
+"""Every reason code a verifier result can carry, in precedence order.
+
+When several problems apply to one item, the result carries the code that comes
+first in this table (the most fundamental failure wins). ``docs/reason-codes.md``
+is generated from this table by ``python -m verifier.reasons``.
+"""
+
+from __future__ import annotations
+
+# (code, meaning). Order is precedence: earlier wins.
+REASONS: tuple[tuple[str, str], ...] = (
+    ("verified", "the item verified"),
+    # -- inputs -----------------------------------------------------------------
+    ("input-unreadable", "the file is missing or cannot be read"),
+    ("record-malformed", "a log line is not a JSON object of the run-record schema"),
+    ("log-truncated", "the last log line is torn (no final newline / not JSON)"),
+    ("bundle-malformed", "the Sigstore bundle cannot be parsed"),
+    ("manifest-malformed", "manifest.json is not a valid sealbook.release/v1 manifest"),
+    # -- signatures and trust ---------------------------------------------------
+    ("signature-invalid", "the Sigstore bundle does not verify for these bytes under the trusted root"),
+    ("signer-not-allowed", "the signature verifies but its identity/issuer is not allowed by the policy"),
+    ("dev-root-not-allowed", "signed under a dev root that the policy does not list"),
+    ("manifest-digest-mismatch", "manifest.json differs from the bytes that were signed or anchored"),
+    ("version-mismatch", "the manifest's version differs from its folder name"),
+    ("source-missing", "a frozen runbook source named by the manifest is missing"),
+    ("source-digest-mismatch", "a frozen runbook source differs from its digest in the manifest"),
+    ("source-unexpected", "a file in the release folder is not named by the manifest"),
+    ("snippet-digest-mismatch", "a snippet's signed text (or the digest used) differs from the signed digest"),
+    # -- release chain ----------------------------------------------------------
+    ("release-chain-broken", "previous points at a release that is missing or has another digest"),
+    ("release-chain-fork", "two releases name the same predecessor"),
+    ("release-chain-genesis", "not exactly one release without a predecessor"),
+    ("release-chain-orphan", "a release is not reachable from the genesis release"),
+    ("release-time-order", "a release was signed no later than its predecessor"),
+    ("release-not-latest", "the chain head differs from the anchored --expect-latest"),
+    ("release-unknown", "a record or page names a release that does not exist or did not verify"),
+    # -- snippets ---------------------------------------------------------------
+    ("snippet-unknown", "the snippet id is not in that runbook of that release"),
+    ("snippet-not-executable", "the snippet is a reference block; it can never run"),
+    ("runbook-unknown", "the runbook slug is not in that release"),
+    ("param-missing", "a parameter the snippet declares was not set"),
+    # -- site -------------------------------------------------------------------
+    ("site-manifest-malformed", "site-manifest.json is missing or malformed"),
+    ("site-file-missing", "a file listed in site-manifest.json is missing"),
+    ("site-file-unexpected", "a file is in the site but not in site-manifest.json"),
+    ("site-file-modified", "a file's bytes differ from its digest in site-manifest.json"),
+    ("site-content-mismatch", "a page's snippets, digests or run commands differ from the signed manifests"),
+    ("site-latest-mismatch", "a 'latest' page or column does not point at the chain head"),
+    ("site-asset-unknown", "a theme asset differs from the one this sealbook version ships"),
+    ("site-unsigned-preview", "the page was built by `sealbook preview` from unsigned sources"),
+    # -- run log ----------------------------------------------------------------
+    ("log-chain-broken", "prev does not equal the sha256 of the previous line's raw bytes"),
+    ("log-sequence-gap", "the sequence number does not follow the previous record's"),
+    ("log-head-mismatch", "the log's head differs from the anchored --expect-head"),
+    ("run-before-release", "the run started before its release's verified signing time (beyond skew)"),
+    ("run-unfinished", "a started run has no finished record"),
+    ("run-refused", "sealbook run refused this run; nothing ran (reported, not a failure)"),
+    ("log-recovered", "a torn line was found and recorded by a recovered record (reported)"),
+)
+
+CODES: frozenset[str] = frozenset(code for code, _ in REASONS)
+_RANK = {code: i for i, (code, _) in enumerate(REASONS)}
+
+
+def precedence(code: str) -> int:
+    """Rank of ``code``: lower wins when several problems apply to one item."""
+    return _RANK[code]
+
+
+def first(codes: list[str]) -> str:
+    """The code of highest precedence among ``codes``."""
+    return min(codes, key=precedence)
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for docs/reason-codes.md."""
+    rows = ["| precedence | code | meaning |", "|---|---|---|"]
+    rows += [f"| {i} | `{code}` | {text} |" for i, (code, text) in enumerate(REASONS)]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
