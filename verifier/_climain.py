@@ -46,7 +46,7 @@ def run_main(
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, help_text) in commands.items():
         if name == chosen:
-            module: Command = importlib.import_module(module_name)  # type: ignore[assignment]
+            module: Command = importlib.import_module(module_name)
             p = sub.add_parser(name, help=help_text, description=module.__doc__)
             p.set_defaults(_module=module)
             module.add_arguments(p)

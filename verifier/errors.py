@@ -26,6 +26,11 @@ class SealbookError(Exception):
         self.next_step = next_step
         super().__init__(self.diagnostics())
 
+    @property
+    def detail(self) -> str:
+        """The problem and next step without the subject (for per-item results)."""
+        return f"{self.problem} ({self.next_step})" if self.next_step else self.problem
+
     def diagnostics(self) -> str:
         """One line: the input, what is wrong and what to do next."""
         line = f"{self.subject}: {self.problem}"

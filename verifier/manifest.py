@@ -206,7 +206,9 @@ class Manifest:
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise InputError(source, f"not valid JSON ({exc})", "restore it from the release") from None
+            raise InputError(
+                source, f"not valid JSON ({exc})", "restore it from the release"
+            ) from None
         return _parse_manifest(data, source)
 
 
@@ -217,7 +219,11 @@ class _Shape:
         self.source = source
 
     def fail(self, where: str, problem: str) -> InputError:
-        return InputError(self.source, f"{where}: {problem}", "the manifest is malformed; restore it from the release")
+        return InputError(
+            self.source,
+            f"{where}: {problem}",
+            "the manifest is malformed; restore it from the release",
+        )
 
     def obj(self, value: object, where: str, keys: set[str]) -> dict[str, Any]:
         if not isinstance(value, dict):

@@ -17,15 +17,27 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("bundle-malformed", "the Sigstore bundle cannot be parsed"),
     ("manifest-malformed", "manifest.json is not a valid sealbook.release/v1 manifest"),
     # -- signatures and trust ---------------------------------------------------
-    ("signature-invalid", "the Sigstore bundle does not verify for these bytes under the trusted root"),
-    ("signer-not-allowed", "the signature verifies but its identity/issuer is not allowed by the policy"),
+    (
+        "signature-invalid",
+        "the Sigstore bundle does not verify for these bytes under the trusted root",
+    ),
+    (
+        "signer-not-allowed",
+        "the signature verifies but its identity/issuer is not allowed by the policy",
+    ),
     ("dev-root-not-allowed", "signed under a dev root that the policy does not list"),
-    ("manifest-digest-mismatch", "manifest.json differs from the bytes that were signed or anchored"),
+    (
+        "manifest-digest-mismatch",
+        "manifest.json differs from the bytes that were signed or anchored",
+    ),
     ("version-mismatch", "the manifest's version differs from its folder name"),
     ("source-missing", "a frozen runbook source named by the manifest is missing"),
     ("source-digest-mismatch", "a frozen runbook source differs from its digest in the manifest"),
     ("source-unexpected", "a file in the release folder is not named by the manifest"),
-    ("snippet-digest-mismatch", "a snippet's signed text (or the digest used) differs from the signed digest"),
+    (
+        "snippet-digest-mismatch",
+        "a snippet's signed text (or the digest used) differs from the signed digest",
+    ),
     # -- release chain ----------------------------------------------------------
     ("release-chain-broken", "previous points at a release that is missing or has another digest"),
     ("release-chain-fork", "two releases name the same predecessor"),
@@ -44,7 +56,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("site-file-missing", "a file listed in site-manifest.json is missing"),
     ("site-file-unexpected", "a file is in the site but not in site-manifest.json"),
     ("site-file-modified", "a file's bytes differ from its digest in site-manifest.json"),
-    ("site-content-mismatch", "a page's snippets, digests or run commands differ from the signed manifests"),
+    (
+        "site-content-mismatch",
+        "a page's snippets, digests or run commands differ from the signed manifests",
+    ),
     ("site-latest-mismatch", "a 'latest' page or column does not point at the chain head"),
     ("site-asset-unknown", "a theme asset differs from the one this sealbook version ships"),
     ("site-unsigned-preview", "the page was built by `sealbook preview` from unsigned sources"),
@@ -52,7 +67,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("log-chain-broken", "prev does not equal the sha256 of the previous line's raw bytes"),
     ("log-sequence-gap", "the sequence number does not follow the previous record's"),
     ("log-head-mismatch", "the log's head differs from the anchored --expect-head"),
-    ("run-before-release", "the run started before its release's verified signing time (beyond skew)"),
+    (
+        "run-before-release",
+        "the run started before its release's verified signing time (beyond skew)",
+    ),
     ("run-unfinished", "a started run has no finished record"),
     ("run-refused", "sealbook run refused this run; nothing ran (reported, not a failure)"),
     ("log-recovered", "a torn line was found and recorded by a recovered record (reported)"),

@@ -73,7 +73,9 @@ class Report:
     def summary(self) -> str:
         total = len(self.results)
         ok = total - len(self.failed)
-        noun = {"logs": "records", "site": "files", "releases": "releases"}.get(self.command, "items")
+        noun = {"logs": "records", "site": "files", "releases": "releases"}.get(
+            self.command, "items"
+        )
         line = f"{ok}/{total} {noun} verified; {len(self.failed)} failed"
         if any(r.dev for r in self.results):
             line += " [DEV: verified against a dev root, not a production trust root]"

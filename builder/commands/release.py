@@ -1,0 +1,76 @@
+"""Freeze the runbooks into release VERSION, sign its manifest with Sigstore, write it once.
+
+The identity token comes from $SIGSTORE_ID_TOKEN, a file ($SEALBOOK_ID_TOKEN_FILE or
+--identity-token-file), or the CI's ambient OIDC credential; never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from builder.sign import DEFAULT_DEV_STATE, INSTANCES, SigningTarget
+from verifier.errors import EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("version", metavar="VERSION", help="release version, e.g. 2026.11.0")
+    parser.add_argument(
+        "--runbooks",
+        type=Path,
+        default=Path("runbooks"),
+        help="runbooks folder (default: ./runbooks)",
+    )
+    parser.add_argument(
+        "--releases",
+        type=Path,
+        default=Path("releases"),
+        help="releases folder (default: ./releases)",
+    )
+    parser.add_argument(
+        "--instance",
+        choices=INSTANCES,
+        default="production",
+        help="Sigstore instance (default: production)",
+    )
+    parser.add_argument(
+        "--trust-config", type=Path, help="ClientTrustConfig JSON of a private Sigstore deployment"
+    )
+    parser.add_argument(
+        "--identity-token-file", type=Path, help="file holding the OIDC identity token"
+    )
+    parser.add_argument(
+        "--dev-state",
+        type=Path,
+        default=DEFAULT_DEV_STATE,
+        help="dev instance state (with --instance dev)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from builder.lint import check_catalog
+    from builder.release import make_release
+    from builder.runbook import load_catalog
+
+    catalog = load_catalog(args.runbooks)
+    problems = check_catalog(catalog)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        sys.stderr.write(f"{problem}\n")
+    if errors:
+        sys.stderr.write(
+            f"sealbook: release refused: {len(errors)} error(s) in {args.runbooks} (fix them; `sealbook check` lists them)\n"
+        )
+        return 1
+    target = SigningTarget(
+        args.instance, args.trust_config, args.identity_token_file, args.dev_state
+    )
+    folder = make_release(catalog, args.version, args.releases, target)
+    dev = (
+        " [DEV: signed by the loopback dev instance; proves nothing in production]"
+        if args.instance == "dev" and not args.trust_config
+        else ""
+    )
+    print(f"released {args.version}: {len(catalog.runbooks)} runbooks -> {folder}{dev}")
+    return EXIT_OK

@@ -1,0 +1,72 @@
+"""Write-once, crash-safe file system steps: fsync'd writes and no-replace renames."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from pathlib import Path
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+def write_synced(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create ``path`` (must not exist) with ``data`` and fsync it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename or create in it is durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every folder under ``root`` (files are synced as they are written)."""
+    for dirpath, _dirs, _files in os.walk(root):
+        fsync_dir(Path(dirpath))
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst``, failing with FileExistsError if ``dst`` exists.
+
+    Linux ``renameat2(RENAME_NOREPLACE)`` makes the check and the rename one atomic
+    step; elsewhere we fall back to check-then-rename (``os.rename`` would silently
+    replace an empty folder).
+    """
+    libc = _libc()
+    if libc is not None:
+        res = libc.renameat2(
+            _AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE
+        )
+        if res == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "exists", str(dst))
+        if err not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(err, os.strerror(err), str(dst))
+    if dst.exists():
+        raise FileExistsError(errno.EEXIST, "exists", str(dst))
+    src.rename(dst)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _ = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    return libc

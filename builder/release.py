@@ -1,0 +1,241 @@
+"""Freeze runbooks into an immutable release and sign its manifest.
+
+A release is written to a hidden temporary folder beside the others, fsync'd, and
+renamed into place in one step that never replaces an existing version; a crash
+leaves either the complete release or nothing (a stale ``.tmp-*`` folder, ignored
+by every reader and removed by the next release).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from builder.fsutil import fsync_dir, fsync_tree, rename_noreplace, write_synced
+from builder.runbook import Catalog, SourceRunbook
+from builder.sign import SigningTarget, signer_for
+from verifier.digests import digest
+from verifier.errors import InputError, SealbookError, UsageError
+from verifier.manifest import (
+    BUNDLE_NAME,
+    MANIFEST_NAME,
+    SOURCES_DIR,
+    Manifest,
+    Previous,
+    Retired,
+    Runbook,
+    Snippet,
+    valid_version,
+)
+from verifier.release import release_folders
+
+
+class ReleaseError(SealbookError):
+    """The release cannot be made (exists, chain unclear, check failed)."""
+
+
+@dataclass(frozen=True)
+class History:
+    """The existing chain, read structurally (the verifier checks signatures)."""
+
+    manifests: list[Manifest]
+    """Genesis first."""
+    head_digest: str | None
+
+    @property
+    def head(self) -> Manifest | None:
+        return self.manifests[-1] if self.manifests else None
+
+
+def read_history(releases: Path) -> History:
+    """Read every release manifest and order the chain; refuse a forked or broken one."""
+    if not releases.exists():
+        return History([], None)
+    by_version: dict[str, tuple[Manifest, str]] = {}
+    for folder in release_folders(releases):
+        try:
+            raw = (folder / MANIFEST_NAME).read_bytes()
+        except OSError:
+            raise InputError(
+                str(folder),
+                "release has no readable manifest.json",
+                "run `sealbook-verify releases` to see what is wrong",
+            ) from None
+        by_version[folder.name] = (
+            Manifest.from_bytes(raw, str(folder / MANIFEST_NAME)),
+            digest(raw),
+        )
+    if not by_version:
+        return History([], None)
+    named = {m.previous.version for m, _ in by_version.values() if m.previous}
+    heads = [v for v in by_version if v not in named]
+    if len(heads) != 1:
+        raise ReleaseError(
+            str(releases),
+            f"the release chain has {len(heads)} heads {sorted(heads)}",
+            "run `sealbook-verify releases` and repair the chain first",
+        )
+    chain: list[Manifest] = []
+    current: str | None = heads[0]
+    while current is not None:
+        if current not in by_version:
+            raise ReleaseError(
+                str(releases),
+                f"release {current} is missing from the chain",
+                "run `sealbook-verify releases`",
+            )
+        manifest, _ = by_version[current]
+        chain.append(manifest)
+        prev = manifest.previous
+        if (
+            prev is not None
+            and prev.version in by_version
+            and by_version[prev.version][1] != prev.manifest_digest
+        ):
+            raise ReleaseError(
+                str(releases),
+                f"release {prev.version} differs from what {current} was signed over",
+                "run `sealbook-verify releases`",
+            )
+        current = prev.version if prev else None
+        if len(chain) > len(by_version):
+            raise ReleaseError(
+                str(releases), "the release chain has a cycle", "run `sealbook-verify releases`"
+            )
+    chain.reverse()
+    return History(chain, by_version[heads[0]][1])
+
+
+def freeze(
+    catalog: Catalog, version: str, history: History, created: str, commit: str | None
+) -> Manifest:
+    """Build the manifest of a new release from checked sources and the chain so far."""
+    revisions: dict[str, dict[str, int]] = {}
+    for past in history.manifests:
+        for rb in past.runbooks:
+            seen = revisions.setdefault(rb.slug, {})
+            seen.setdefault(rb.digest, len(seen) + 1)
+    runbooks = []
+    for source in catalog.runbooks:
+        source_digest = digest(source.source)
+        seen = revisions.setdefault(source.slug, {})
+        revision = seen.setdefault(source_digest, len(seen) + 1)
+        runbooks.append(_frozen(source, source_digest, revision))
+    head = history.head
+    retired: list[Retired] = []
+    if head is not None:
+        current = {rb.slug for rb in runbooks}
+        retired = [
+            Retired(rb.slug, rb.title, head.version, rb.digest)
+            for rb in head.runbooks
+            if rb.slug not in current
+        ]
+    previous = None
+    if head is not None and history.head_digest is not None:
+        previous = Previous(head.version, history.head_digest)
+    return Manifest(
+        version=version,
+        created=created,
+        source_commit=commit,
+        previous=previous,
+        runbooks=tuple(sorted(runbooks, key=lambda r: r.slug)),
+        retired=tuple(retired),
+    )
+
+
+def _frozen(source: SourceRunbook, source_digest: str, revision: int) -> Runbook:
+    snippets = tuple(
+        Snippet(
+            id=s.id,
+            language=s.language,
+            executable=s.executable,
+            line=s.line,
+            params=tuple(s.params),
+            digest=digest(s.text.encode("utf-8")),
+            text=s.text,
+        )
+        for s in source.snippets
+    )
+    return Runbook(
+        slug=source.slug,
+        title=source.title,
+        metadata=source.metadata,
+        path=f"{SOURCES_DIR}/{source.slug}.md",
+        digest=source_digest,
+        revision=revision,
+        snippets=snippets,
+    )
+
+
+def source_commit(runbooks: Path) -> str | None:
+    """The git commit the runbooks come from, when known (``$GITHUB_SHA`` or ``git``)."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(runbooks), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None
+
+
+def make_release(catalog: Catalog, version: str, releases: Path, target: SigningTarget) -> Path:
+    """Freeze, sign and write release ``version`` under ``releases``; return its folder."""
+    if not valid_version(version):
+        raise UsageError(
+            version,
+            "invalid release version",
+            "use [0-9A-Za-z._-], starting with a letter or digit",
+        )
+    final = releases / version
+    if final.exists():
+        raise ReleaseError(
+            str(final), "release already exists; releases are immutable", "choose a new version"
+        )
+    history = read_history(releases)
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = freeze(catalog, version, history, created, source_commit(catalog.root))
+    manifest_bytes = manifest.to_bytes()
+    with signer_for(target) as session:
+        bundle = session.sign(manifest_bytes)
+    releases.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(releases)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=releases))
+    try:
+        for source in catalog.runbooks:
+            write_synced(tmp / SOURCES_DIR / f"{source.slug}.md", source.source)
+        write_synced(tmp / MANIFEST_NAME, manifest_bytes)
+        write_synced(tmp / BUNDLE_NAME, bundle)
+        fsync_tree(tmp)
+        tmp.chmod(0o755)
+        try:
+            rename_noreplace(tmp, final)
+        except FileExistsError:
+            raise ReleaseError(
+                str(final),
+                "release appeared while signing; releases are immutable",
+                "choose a new version",
+            ) from None
+        fsync_dir(releases)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _remove_stale_temporaries(releases: Path) -> None:
+    """Remove ``.tmp-*`` folders a crashed release left behind (never a real release)."""
+    for entry in releases.iterdir():
+        if entry.name.startswith(".tmp-") and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)

@@ -1,0 +1,70 @@
+"""Shared fixtures: the real Sigstore fixtures, a socket guard, CLI runners."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(
+    os.environ.get("SEALBOOK_FIXTURES", REPO.parent / "shared" / "fixtures" / "sigstore-real")
+)
+
+
+@pytest.fixture(scope="session")
+def real_fixtures() -> Path:
+    """The real production/staging Sigstore bundles in ../shared (never copied into the repo)."""
+    if not (FIXTURES / "PROVENANCE.md").is_file():
+        pytest.fail(f"real Sigstore fixtures missing at {FIXTURES} (set SEALBOOK_FIXTURES)")
+    return FIXTURES
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any socket connect to anything but loopback (the dev instance lives there)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family == socket.AF_UNIX or host in ("127.0.0.1", "::1", "localhost"):
+            return real_connect(self, address)  # type: ignore[arg-type]
+        raise AssertionError(f"network connection attempted to {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield
+
+
+@pytest.fixture
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail on ANY socket connect: the verifier never opens a connection."""
+
+    def refuse(self: socket.socket, address: object) -> None:
+        raise AssertionError(f"verifier attempted a connection to {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
+    yield
+
+
+def run_cli(
+    *argv: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sealbook`` / ``sealbook-verify`` as a user would, in a subprocess."""
+    prog, *rest = argv
+    module = {"sealbook": "builder._cli", "sealbook-verify": "verifier._cli"}[prog]
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *rest],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )

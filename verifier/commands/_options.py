@@ -1,0 +1,33 @@
+"""Options shared by the verifier commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from verifier.policy import TrustPolicy
+from verifier.results import Report
+
+
+def add_policy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        help="trust policy TOML (default: $SEALBOOK_POLICY, then ./sealbook.toml)",
+    )
+
+
+def add_format(parser: argparse.ArgumentParser, *, junit: bool = False) -> None:
+    choices = ["text", "json", "junit"] if junit else ["text", "json"]
+    parser.add_argument("--format", choices=choices, default="text", help="output format")
+
+
+def load_policy(args: argparse.Namespace) -> TrustPolicy:
+    return TrustPolicy.load(args.policy)
+
+
+def emit(report: Report, fmt: str) -> int:
+    """Print the report and return its exit code."""
+    sys.stdout.write(report.render(fmt))
+    return report.exit_code

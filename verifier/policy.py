@@ -1,0 +1,257 @@
+"""The trust policy (``sealbook.toml``, table ``[trust]``): which roots, which signers.
+
+```toml
+[trust.roots.production]
+trusted_root = "builtin:production"      # sealbook's pinned copy; or a path to trusted_root.json
+
+[trust.roots.dev]                        # paths are relative to this file's folder
+trusted_root = ".sealbook/dev-instance/trusted_root.json"
+dev = true                               # everything it verifies shows as DEV
+
+[[trust.signers]]                        # an identity + issuer pair bound to one named root
+identity = "https://github.com/acme/runbooks/.github/workflows/release.yml@refs/heads/main"
+issuer = "https://token.actions.githubusercontent.com"
+root = "production"
+
+[trust]
+clock_skew_seconds = 300                 # tolerance for run-before-release checks
+
+[site]
+url = "https://runbooks.example.com/"   # optional: pinned commands then carry --from <url>
+```
+Lookup: ``--policy``, then ``$SEALBOOK_POLICY``, then ``./sealbook.toml``. Never taken from
+a releases folder or a site.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from verifier.digests import digest
+from verifier.errors import TrustError
+from verifier.trust_roots import BUILTIN_PRODUCTION, PRODUCTION_ROOT, PRODUCTION_ROOT_PINNED
+
+if TYPE_CHECKING:
+    from sigstore.verify import Verifier
+
+DEFAULT_SKEW_SECONDS = 300
+POLICY_ENV = "SEALBOOK_POLICY"
+POLICY_FILE = "sealbook.toml"
+MAX_POLICY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class TrustRoot:
+    """A named Sigstore trusted root the policy accepts."""
+
+    name: str
+    path: Path
+    dev: bool
+    pinned: str | None
+    """Date the root was pinned (the builtin production root); None for a file root."""
+    raw: bytes = field(repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """``sha256:`` of the trusted root file's bytes."""
+        return digest(self.raw)
+
+    def verifier(self) -> Verifier:
+        """A sigstore `Verifier` for this root only (offline; imported lazily)."""
+        return _verifier_for(self.path, self.raw)
+
+
+_VERIFIERS: dict[str, Verifier] = {}
+
+
+def _verifier_for(path: Path, raw: bytes) -> Verifier:
+    key = digest(raw)
+    if key not in _VERIFIERS:
+        from sigstore.models import TrustedRoot
+        from sigstore.verify import Verifier
+        from sigstore_models.trustroot import v1 as trustroot_v1
+
+        try:
+            # Parsed from the bytes we fingerprinted: no second read of the file.
+            root = TrustedRoot(trustroot_v1.TrustedRoot.from_json(raw))
+        except Exception as exc:  # noqa: BLE001 - sigstore raises many types here
+            raise TrustError(
+                str(path),
+                f"not a usable Sigstore trusted root ({type(exc).__name__})",
+                "fix the policy's trusted_root",
+            ) from None
+        _VERIFIERS[key] = Verifier(trusted_root=root)
+    return _VERIFIERS[key]
+
+
+@dataclass(frozen=True)
+class AllowedSigner:
+    """An identity + OIDC issuer pair, valid only under one named root."""
+
+    identity: str
+    issuer: str
+    root: str
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """Roots and signers an auditor accepts; loaded from TOML, passed in explicitly."""
+
+    source: str
+    roots: dict[str, TrustRoot]
+    signers: tuple[AllowedSigner, ...]
+    site_url: str | None = None
+    clock_skew_seconds: int = DEFAULT_SKEW_SECONDS
+    raw: bytes = field(default=b"", repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """``sha256:`` over the policy bytes and every root it names (for cache keys)."""
+        parts = [self.raw] + [r.raw for _, r in sorted(self.roots.items())]
+        return digest(b"\0".join(parts))
+
+    @property
+    def dev(self) -> bool:
+        """True when any root of this policy is a dev root."""
+        return any(r.dev for r in self.roots.values())
+
+    def signers_for(self, root: str) -> list[AllowedSigner]:
+        """The signers bound to ``root``."""
+        return [s for s in self.signers if s.root == root]
+
+    def describe(self) -> dict[str, str]:
+        """Facts for reports: source, roots with fingerprints and pin dates."""
+        facts = {"policy": self.source}
+        for name, root in sorted(self.roots.items()):
+            pinned = (
+                f", pinned {root.pinned} (offline: revocations after that date are not seen)"
+                if root.pinned
+                else ""
+            )
+            dev = " [DEV root: certifies any identity]" if root.dev else ""
+            facts[f"root {name}"] = f"{root.fingerprint}{pinned}{dev}"
+        return facts
+
+    @classmethod
+    def load(
+        cls,
+        explicit: Path | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> TrustPolicy:
+        """Find and load the policy: ``explicit``, then ``$SEALBOOK_POLICY``, then ``./sealbook.toml``."""
+        env = dict(os.environ) if env is None else env
+        cwd = Path.cwd() if cwd is None else cwd
+        if explicit is not None:
+            path = explicit
+        elif env.get(POLICY_ENV):
+            path = Path(env[POLICY_ENV])
+        elif (cwd / POLICY_FILE).is_file():
+            path = cwd / POLICY_FILE
+        else:
+            raise TrustError(
+                "trust policy",
+                f"none found (no --policy, no ${POLICY_ENV}, no ./{POLICY_FILE})",
+                "pass --policy FILE; see docs/policy.md",
+            )
+        try:
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_POLICY_BYTES + 1)
+        except OSError as exc:
+            raise TrustError(
+                str(path), f"cannot read the policy ({exc.strerror})", "check the path"
+            ) from None
+        if len(raw) > MAX_POLICY_BYTES:
+            raise TrustError(str(path), "policy file larger than 1 MiB", "is this the right file?")
+        return cls.from_toml(raw, path)
+
+    @classmethod
+    def from_toml(cls, raw: bytes, path: Path) -> TrustPolicy:
+        """Parse policy TOML; relative root paths resolve against ``path``'s folder."""
+        where = str(path)
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise TrustError(where, f"not valid TOML ({exc})", "fix the policy file") from None
+        trust = data.get("trust")
+        if not isinstance(trust, dict):
+            raise TrustError(where, "no [trust] table", "add [trust.roots.*] and [[trust.signers]]")
+        roots = _parse_roots(trust.get("roots"), path)
+        signers = _parse_signers(trust.get("signers"), roots, where)
+        skew = trust.get("clock_skew_seconds", DEFAULT_SKEW_SECONDS)
+        if not isinstance(skew, int) or isinstance(skew, bool) or not 0 <= skew <= 86400:
+            raise TrustError(
+                where, "trust.clock_skew_seconds must be an integer 0..86400", "fix the policy file"
+            )
+        site = data.get("site", {})
+        url = site.get("url") if isinstance(site, dict) else None
+        if url is not None and (
+            not isinstance(url, str) or not url.startswith(("https://", "http://"))
+        ):
+            raise TrustError(where, "site.url must be an http(s) URL", "fix the policy file")
+        return cls(where, roots, signers, url, skew, raw)
+
+
+def _parse_roots(value: Any, path: Path) -> dict[str, TrustRoot]:
+    where = str(path)
+    if not isinstance(value, dict) or not value:
+        raise TrustError(where, "no trusted roots ([trust.roots.NAME])", "name at least one root")
+    roots = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("trusted_root"), str):
+            raise TrustError(
+                where, f'root {name!r} needs trusted_root = "..."', "fix the policy file"
+            )
+        ref: str = spec["trusted_root"]
+        dev = spec.get("dev", False)
+        if not isinstance(dev, bool):
+            raise TrustError(
+                where, f"root {name!r}: dev must be true or false", "fix the policy file"
+            )
+        if ref == BUILTIN_PRODUCTION:
+            root_path, pinned = PRODUCTION_ROOT, PRODUCTION_ROOT_PINNED
+        else:
+            root_path, pinned = (path.parent / ref), None
+        try:
+            raw = root_path.read_bytes()
+        except OSError as exc:
+            raise TrustError(
+                str(root_path),
+                f"trusted root of {name!r} cannot be read ({exc.strerror})",
+                "fix the policy's trusted_root path",
+            ) from None
+        roots[name] = TrustRoot(name, root_path, dev, pinned, raw)
+    return roots
+
+
+def _parse_signers(
+    value: Any, roots: dict[str, TrustRoot], where: str
+) -> tuple[AllowedSigner, ...]:
+    if not isinstance(value, list) or not value:
+        raise TrustError(
+            where, "no allowed signers ([[trust.signers]])", "add identity, issuer and root"
+        )
+    signers = []
+    for i, spec in enumerate(value):
+        if not isinstance(spec, dict):
+            raise TrustError(where, f"trust.signers[{i}] must be a table", "fix the policy file")
+        fields = {k: spec.get(k) for k in ("identity", "issuer", "root")}
+        if not all(isinstance(v, str) and v for v in fields.values()):
+            raise TrustError(
+                where, f"trust.signers[{i}] needs identity, issuer and root", "fix the policy file"
+            )
+        if fields["root"] not in roots:
+            raise TrustError(
+                where,
+                f"trust.signers[{i}] names unknown root {fields['root']!r}",
+                "define it under [trust.roots]",
+            )
+        signers.append(
+            AllowedSigner(str(fields["identity"]), str(fields["issuer"]), str(fields["root"]))
+        )
+    return tuple(signers)

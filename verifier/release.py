@@ -1,0 +1,320 @@
+"""Verify signed releases and the chain they form, offline.
+
+`verify_release` steps:
+  (1) read ``manifest.json`` and its bundle (unreadable: `InputError`);
+  (2) verify the bundle over the manifest's exact bytes under the policy;
+  (3) parse the manifest; its version must equal the folder name;
+  (4) every frozen source exists and matches its digest; no unexpected files;
+  (5) every snippet's signed text matches its digest.
+
+`verify_chain` rules over verified releases: exactly one genesis, every ``previous``
+names an existing release by version *and* manifest digest, no two releases name
+the same predecessor, every release is reachable from the genesis, signing times
+strictly increase along the chain, and the head equals ``--expect-latest`` if given.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from verifier.digests import digest
+from verifier.errors import InputError, UsageError, VerificationError
+from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, SOURCES_DIR, Manifest, valid_version
+from verifier.policy import TrustPolicy
+from verifier.results import Result
+from verifier.signature import SignatureFacts, parse_bundle, verify_signature
+
+MAX_MANIFEST_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class VerifiedRelease:
+    """A release whose signature, signer, manifest and sources all verified."""
+
+    path: Path
+    manifest: Manifest
+    manifest_bytes: bytes
+    manifest_digest: str
+    bundle_bytes: bytes
+    signature: SignatureFacts
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def dev(self) -> bool:
+        return self.signature.dev
+
+    def facts(self) -> dict[str, object]:
+        """Provenance for reports and pages."""
+        return {
+            "version": self.version,
+            "manifest_digest": self.manifest_digest,
+            **self.signature.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """``VERSION:DIGEST`` given by an auditor, e.g. ``--expect-latest 2026.11.1:sha256:ab..``."""
+
+    version: str
+    digest: str
+
+    @classmethod
+    def parse(cls, value: str, option: str = "--expect-latest") -> Anchor:
+        version, _, rest = value.partition(":")
+        if not valid_version(version) or not rest.startswith("sha256:") or len(rest) != 71:
+            raise UsageError(
+                option,
+                f"expected VERSION:sha256:<64 hex>, got {value!r}",
+                "copy it from `sealbook-verify releases`",
+            )
+        return cls(version, rest)
+
+
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """Read a file of at most ``limit`` bytes or raise `InputError` naming it."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(str(path), f"{what} is missing", "restore it or check the path") from None
+    except OSError as exc:
+        raise InputError(
+            str(path), f"cannot read {what} ({exc.strerror})", "check permissions"
+        ) from None
+    if len(data) > limit:
+        raise InputError(
+            str(path), f"{what} is larger than {limit >> 20} MiB", "is this the right file?"
+        )
+    return data
+
+
+def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
+    """Verify one release folder; raise `InputError` or `VerificationError` with a reason code."""
+    subject = str(folder)
+    # (1)
+    manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
+    bundle_bytes = read_limited(folder / BUNDLE_NAME, 1 << 20, "the Sigstore bundle")
+    bundle = parse_bundle(bundle_bytes, str(folder / BUNDLE_NAME))
+    # (2)
+    signature = verify_signature(manifest_bytes, bundle, policy, subject)
+    # (3)
+    manifest = Manifest.from_bytes(manifest_bytes, str(folder / MANIFEST_NAME))
+    if manifest.version != folder.name:
+        raise VerificationError(
+            "version-mismatch",
+            subject,
+            f"manifest says version {manifest.version!r}",
+            "a release folder must be named after its version",
+        )
+    # (4)
+    expected = {rb.path for rb in manifest.runbooks}
+    for rb in manifest.runbooks:
+        source = folder / rb.path
+        try:
+            data = source.read_bytes()
+        except OSError:
+            raise VerificationError(
+                "source-missing",
+                str(source),
+                "frozen source is missing",
+                "restore the release from its origin",
+            ) from None
+        if digest(data) != rb.digest:
+            raise VerificationError(
+                "source-digest-mismatch",
+                str(source),
+                f"bytes differ from the signed digest {rb.digest}",
+                "restore the release from its origin",
+            )
+    for extra in _release_files(folder):
+        if extra not in expected:
+            raise VerificationError(
+                "source-unexpected",
+                str(folder / extra),
+                "file is not named by the signed manifest",
+                "remove it; releases are immutable",
+            )
+    # (5)
+    for rb in manifest.runbooks:
+        for snippet in rb.snippets:
+            if digest(snippet.text.encode("utf-8")) != snippet.digest:
+                raise VerificationError(
+                    "snippet-digest-mismatch",
+                    f"{subject}: {rb.slug}#{snippet.id}",
+                    "signed text differs from its digest",
+                    "restore the release from its origin",
+                )
+    return VerifiedRelease(
+        folder, manifest, manifest_bytes, digest(manifest_bytes), bundle_bytes, signature
+    )
+
+
+def _release_files(folder: Path) -> list[str]:
+    """Files under the release's ``runbooks/`` folder, as manifest-relative paths."""
+    base = folder / SOURCES_DIR
+    found = []
+    for dirpath, _dirs, files in os.walk(base):
+        for name in files:
+            found.append((Path(dirpath) / name).relative_to(folder).as_posix())
+    top = {p.name for p in folder.iterdir()} - {MANIFEST_NAME, BUNDLE_NAME, SOURCES_DIR}
+    return sorted(found) + sorted(top)
+
+
+def release_folders(releases: Path) -> list[Path]:
+    """Every release folder under ``releases`` (hidden and temporary folders skipped)."""
+    try:
+        entries = sorted(releases.iterdir())
+    except FileNotFoundError:
+        raise InputError(
+            str(releases), "releases folder does not exist", "pass --releases DIR"
+        ) from None
+    except NotADirectoryError:
+        raise InputError(
+            str(releases), "is not a folder", "pass the folder that holds <version>/ folders"
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            str(releases), f"cannot read the folder ({exc.strerror})", "check permissions"
+        ) from None
+    return [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+
+
+@dataclass
+class ChainVerdict:
+    """The outcome of verifying every release and the chain."""
+
+    results: list[Result]
+    chain: list[VerifiedRelease]
+    """Verified releases from genesis to head (empty if the chain is broken)."""
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def head(self) -> VerifiedRelease | None:
+        return self.chain[-1] if self.chain else None
+
+
+def verify_releases(
+    releases: Path, policy: TrustPolicy, expect_latest: Anchor | None = None
+) -> ChainVerdict:
+    """Verify every release under ``releases`` and the chain; one result per release."""
+    verified: dict[str, VerifiedRelease] = {}
+    failures: dict[str, Result] = {}
+    folders = release_folders(releases)
+    if not folders:
+        raise InputError(str(releases), "holds no releases", "run `sealbook release` first")
+    for folder in folders:
+        try:
+            verified[folder.name] = verify_release(folder, policy)
+        except VerificationError as exc:
+            failures[folder.name] = Result("release", folder.name, exc.reason, exc.detail)
+        except InputError as exc:
+            reason = "bundle-malformed" if "bundle" in exc.problem else "manifest-malformed"
+            if "missing" in exc.problem or "cannot read" in exc.problem:
+                reason = "input-unreadable"
+            failures[folder.name] = Result("release", folder.name, reason, exc.diagnostics())
+    chain_problems, chain = _chain(verified, set(failures), expect_latest)
+    results = []
+    for folder in folders:
+        name = folder.name
+        if name in failures:
+            results.append(failures[name])
+            continue
+        rel = verified[name]
+        problem = chain_problems.get(name)
+        if problem:
+            results.append(
+                Result("release", name, problem[0], problem[1], dev=rel.dev, facts=rel.facts())
+            )
+        else:
+            results.append(Result("release", name, "verified", "", dev=rel.dev, facts=rel.facts()))
+    for name, (reason, detail) in sorted(chain_problems.items()):
+        if name not in verified:  # chain-level findings not tied to one folder
+            results.append(Result("chain", name, reason, detail))
+    ok = all(r.ok for r in results)
+    return ChainVerdict(results, chain if ok else [])
+
+
+def _chain(
+    verified: dict[str, VerifiedRelease], failed: set[str], expect: Anchor | None
+) -> tuple[dict[str, tuple[str, str]], list[VerifiedRelease]]:
+    """Apply the chain rules; return problems by release name, and the ordered chain."""
+    problems: dict[str, tuple[str, str]] = {}
+    children: dict[str, list[str]] = {}
+    genesis = [v for v, r in verified.items() if r.manifest.previous is None]
+    for version, rel in sorted(verified.items()):
+        prev = rel.manifest.previous
+        if prev is None:
+            continue
+        parent = verified.get(prev.version)
+        if parent is None:
+            why = "did not verify" if prev.version in failed else "is missing"
+            problems[version] = (
+                "release-chain-broken",
+                f"its previous release {prev.version} {why}",
+            )
+        elif parent.manifest_digest != prev.manifest_digest:
+            problems[version] = (
+                "release-chain-broken",
+                f"previous release {prev.version} has manifest digest {parent.manifest_digest}, "
+                f"but this release was signed over {prev.manifest_digest} (replaced?)",
+            )
+        else:
+            children.setdefault(prev.version, []).append(version)
+    for parent_version, kids in children.items():
+        if len(kids) > 1:
+            for kid in kids:
+                problems[kid] = (
+                    "release-chain-fork",
+                    f"{sorted(kids)} all name {parent_version} as previous",
+                )
+    if len(genesis) > 1:
+        for g in genesis:
+            problems.setdefault(
+                g,
+                (
+                    "release-chain-genesis",
+                    f"{len(genesis)} releases have no predecessor: {sorted(genesis)}",
+                ),
+            )
+    elif not genesis and verified:
+        problems["(genesis)"] = ("release-chain-genesis", "no release without a predecessor")
+    # Walk from the genesis; whatever is not reached is an orphan.
+    chain: list[VerifiedRelease] = []
+    if len(genesis) == 1:
+        current: str | None = genesis[0]
+        while current is not None:
+            chain.append(verified[current])
+            kids = children.get(current, [])
+            current = kids[0] if len(kids) == 1 else None
+    reached = {r.version for r in chain}
+    for version in verified:
+        if version not in reached and version not in problems:
+            problems[version] = ("release-chain-orphan", "not reachable from the genesis release")
+    for parent, child in itertools.pairwise(chain):
+        if child.signature.signed_at <= parent.signature.signed_at:
+            problems.setdefault(
+                child.version,
+                (
+                    "release-time-order",
+                    f"signed at {child.signature.signed_at:%Y-%m-%dT%H:%M:%SZ}, not after {parent.version}",
+                ),
+            )
+    if expect is not None:
+        head = chain[-1] if chain else None
+        if head is None or head.version != expect.version or head.manifest_digest != expect.digest:
+            got = f"{head.version}:{head.manifest_digest}" if head else "no head"
+            problems["(head)"] = (
+                "release-not-latest",
+                f"expected head {expect.version}:{expect.digest}, found {got}",
+            )
+    return problems, chain
