@@ -100,7 +100,10 @@ class DevHTTPServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         """Serve in a daemon thread, so a forgotten instance never blocks interpreter exit."""
-        self._thread = threading.Thread(target=self.serve_forever, name="sealbook-dev-instance")
+        # A short poll interval: stop() waits up to one interval for the loop to notice.
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="sealbook-dev-instance"
+        )
         self._thread.daemon = True
         self._thread.start()
 
