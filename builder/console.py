@@ -102,7 +102,10 @@ def heredoc_terminators(line: str) -> list[tuple[str, bool]]:
             end = line.find("))", i)
             i = len(line) if end < 0 else end + 2
             continue
-        elif line.startswith("<<", i) and not line.startswith("<<<", i):
+        elif line.startswith("<<<", i):
+            i += 3
+            continue
+        elif line.startswith("<<", i):
             match = _HEREDOC_WORD_RE.match(line, i + 2)
             if match:
                 word = next(g for g in match.groups() if g is not None)

@@ -1,0 +1,49 @@
+"""Lint the runbooks: front matter, snippet ids, console transcripts, `bash -n`, Trojan Source.
+
+Prints one line per problem (`path:line: severity: message [code]`) and a summary.
+Exit status: 0 clean (warnings allowed), 1 at least one error, 3 the folder cannot be read.
+The rules and codes are listed in docs/runbook-format.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from builder.lint import check_catalog
+from builder.runbook import load_catalog
+from verifier.errors import EXIT_FAILED, EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `sealbook check`."""
+    parser.add_argument(
+        "--runbooks",
+        metavar="DIR",
+        type=Path,
+        default=Path("runbooks"),
+        help="folder of runbook sources (default: ./runbooks)",
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check every runbook under ``--runbooks``; print the problems and a summary."""
+    catalog = load_catalog(args.runbooks)
+    problems = check_catalog(catalog)
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    snippets = sum(len(r.snippets) for r in catalog.runbooks)
+    verdict = "FAILED" if errors else "ok"
+    sys.stdout.write(
+        f"{verdict}: {_plural(len(catalog.runbooks), 'runbook')}, "
+        f"{_plural(snippets, 'snippet')} checked in {args.runbooks}: "
+        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}\n"
+    )
+    return EXIT_FAILED if errors else EXIT_OK

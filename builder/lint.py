@@ -1,0 +1,297 @@
+"""``sealbook check``: every rule a runbook catalog must pass before it can be released.
+
+Rules beyond the parser's own (docs/runbook-format.md lists every code):
+
+1. slugs: valid characters, unique regardless of case;
+2. snippet ids: valid and unique; declared params: valid names;
+3. Trojan Source guard: bidi controls, invisible and control characters are errors in slugs,
+   ids and snippets; non-ASCII is an error in executable code, a warning in shell comments
+   and reference blocks, and nothing at all in a snippet that opts in with ``allow-non-ascii``;
+4. ``bash -n`` on every executable text, its line numbers mapped back to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from builder.console import reduce_console
+from builder.runbook import (
+    CONSOLE_LANGUAGES,
+    Catalog,
+    Problem,
+    Severity,
+    SourceRunbook,
+    SourceSnippet,
+)
+from verifier.errors import SealbookError
+from verifier.manifest import PARAM_RE, valid_slug, valid_snippet_id
+
+BASH_TIMEOUT_SECONDS = 20
+_BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+_BLANK_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_BASH_LINE_RE = re.compile(r"/dev/stdin: line (\d+): (.*)")
+_WHAT = {
+    "bidi-control": "bidirectional control character",
+    "invisible-character": "invisible character",
+    "control-character": "control character",
+}
+
+
+def danger(ch: str) -> str | None:
+    """The Trojan Source code of a character that must never reach a snippet, or None."""
+    cp = ord(ch)
+    if cp in _BIDI:
+        return "bidi-control"
+    category = unicodedata.category(ch)
+    if category == "Cc":
+        return None if ch in "\t\n\r" else "control-character"
+    if (
+        category in ("Cf", "Zl", "Zp", "Co", "Cn", "Cs")
+        or cp in _BLANK_LETTERS
+        or 0xFE00 <= cp <= 0xFE0F  # variation selectors can smuggle hidden data
+        or 0xE0100 <= cp <= 0xE01EF
+    ):
+        return "invisible-character"
+    return None
+
+
+def visible(text: str, limit: int = 160) -> str:
+    """``text`` with every non-ASCII or non-printable character shown as ``<U+XXXX>``."""
+    shown = "".join(
+        c if " " <= c <= "~" else ("\\t" if c == "\t" else f"<U+{ord(c):04X}>") for c in text
+    )
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def _danger_in(text: str) -> str | None:
+    return next((code for code in map(danger, text) if code is not None), None)
+
+
+def _check_names(runbook: SourceRunbook) -> Iterator[Problem]:
+    """(1), (2), (3): the slug, ids and params of one runbook."""
+    path = runbook.path
+    code = _danger_in(runbook.slug)
+    if code is not None:
+        yield Problem(path, 1, "error", code, f"{_WHAT[code]} in slug: {visible(runbook.slug)}")
+    elif not valid_slug(runbook.slug):
+        yield Problem(
+            path,
+            1,
+            "error",
+            "slug-invalid",
+            f"slug {visible(runbook.slug)!r} is not [A-Za-z0-9._/-] without '..'; rename the file",
+        )
+    seen: dict[str, int] = {}
+    for snippet in runbook.snippets:
+        yield from _check_id(runbook, snippet, seen)
+        bad = [p for p in snippet.params if PARAM_RE.fullmatch(p) is None]
+        if bad:
+            yield Problem(
+                path,
+                snippet.line,
+                "error",
+                "params-invalid",
+                f"parameter names {visible(' '.join(bad))} are not [A-Z_][A-Z0-9_]*",
+            )
+
+
+def _check_id(
+    runbook: SourceRunbook, snippet: SourceSnippet, seen: dict[str, int]
+) -> Iterator[Problem]:
+    path, line = runbook.path, snippet.line
+    code = _danger_in(snippet.id)
+    if code is not None:
+        yield Problem(
+            path, line, "error", code, f"{_WHAT[code]} in snippet id {visible(snippet.id)}"
+        )
+    elif not valid_snippet_id(snippet.id):
+        yield Problem(
+            path,
+            line,
+            "error",
+            "id-invalid",
+            f"snippet id {visible(snippet.id)!r} is not [A-Za-z0-9._-] (at most 128, no '..')",
+        )
+    if snippet.id in seen:
+        yield Problem(
+            path,
+            line,
+            "error",
+            "id-duplicate",
+            f"snippet id {visible(snippet.id)!r} is already used on line {seen[snippet.id]}",
+        )
+    seen.setdefault(snippet.id, line)
+
+
+def _case_collisions(catalog: Catalog) -> Iterator[Problem]:
+    """(1): slugs equal but for case cannot live on a case-insensitive file system."""
+    first: dict[str, SourceRunbook] = {}
+    for runbook in catalog.runbooks:
+        other = first.setdefault(runbook.slug.lower(), runbook)
+        if other is not runbook:
+            yield Problem(
+                runbook.path,
+                1,
+                "error",
+                "slug-case-collision",
+                f"slug {visible(runbook.slug)!r} differs only in case from {other.path}",
+            )
+
+
+def comment_start(line: str) -> int:
+    """Index of an unquoted shell comment ``#`` in ``line`` (a heuristic), else ``len(line)``."""
+    quote = ""
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and quote != "'":
+            i += 2
+            continue
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t;|&()"):
+            return i
+        i += 1
+    return len(line)
+
+
+def _code_lines(snippet: SourceSnippet) -> list[tuple[int, str, str]]:
+    """(0-based raw line, shown text, text to judge) of every line of the snippet's content."""
+    raw = _LINE_BREAK_RE.split(snippet.raw.rstrip("\r\n")) if snippet.raw else []
+    if snippet.executable and snippet.language in CONSOLE_LANGUAGES:
+        return [(i, raw[i], text) for i, text in reduce_console(raw).commands]
+    return [(i, line, line) for i, line in enumerate(raw)]
+
+
+def _check_characters(runbook: SourceRunbook, snippet: SourceSnippet) -> Iterator[Problem]:
+    """(3): the Trojan Source guard over one snippet."""
+    path = runbook.path
+    raw = _LINE_BREAK_RE.split(snippet.raw)
+    for index, line in enumerate([snippet.language, *raw]):
+        for code in sorted({c for c in map(danger, line) if c is not None}):
+            where = snippet.line + index
+            yield Problem(path, where, "error", code, f"{_WHAT[code]}: {visible(line)}")
+    if snippet.allow_non_ascii:
+        return
+    warned: dict[str, list[int]] = {}
+    for index, shown, text in _code_lines(snippet):
+        if text.isascii() or _danger_in(shown) is not None:
+            continue  # a dangerous character is reported above, once
+        if not snippet.executable:
+            warned.setdefault("non-ascii-reference", []).append(index)
+        elif text[: comment_start(text)].isascii():
+            warned.setdefault("non-ascii-comment", []).append(index)
+        else:
+            yield Problem(
+                path,
+                snippet.line + 1 + index,
+                "error",
+                "non-ascii-code",
+                f"non-ASCII character in executable code (use ASCII, or opt in with "
+                f"allow-non-ascii): {visible(shown)}",
+            )
+    for code, indices in warned.items():
+        more = f" (and {len(indices) - 1} more lines)" if len(indices) > 1 else ""
+        kind = "a shell comment" if code == "non-ascii-comment" else "a reference block"
+        shown = visible(_line(snippet, indices[0]))
+        yield Problem(
+            path,
+            snippet.line + 1 + indices[0],
+            "warning",
+            code,
+            f"non-ASCII character in {kind}{more}: {shown}",
+        )
+
+
+def _line(snippet: SourceSnippet, index: int) -> str:
+    return _LINE_BREAK_RE.split(snippet.raw)[index]
+
+
+def _bash_env() -> dict[str, str]:
+    # No BASH_ENV/ENV: a non-interactive bash would source them; C locale: stable messages.
+    return {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
+
+
+def _bash_n(text: str) -> tuple[int, str]:
+    """Run ``bash -n`` over ``text``; (exit status, stderr)."""
+    try:
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-n", "/dev/stdin"],
+            input=text.encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            env=_bash_env(),
+            timeout=BASH_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise SealbookError(
+            "bash", "not found on PATH", "install bash: check runs `bash -n` on every snippet"
+        ) from None
+    except subprocess.TimeoutExpired:
+        return -1, f"/dev/stdin: line 1: bash -n took more than {BASH_TIMEOUT_SECONDS}s"
+    return done.returncode, done.stderr.decode("utf-8", "replace")
+
+
+def _file_line(snippet: SourceSnippet, text_line: int) -> int:
+    """The file line of line ``text_line`` (1-based) of the snippet's executable text."""
+    if snippet.language in CONSOLE_LANGUAGES:
+        raw = _LINE_BREAK_RE.split(snippet.raw.rstrip("\r\n"))
+        commands = reduce_console(raw).commands
+        if not commands:
+            return snippet.line
+        index = commands[max(0, min(text_line, len(commands)) - 1)][0]
+        return snippet.line + 1 + index
+    last = max(1, snippet.text.count("\n"))
+    return snippet.line + max(1, min(text_line, last))
+
+
+def _check_syntax(runbook: SourceRunbook, snippet: SourceSnippet) -> list[Problem]:
+    """(4): ``bash -n`` over one executable snippet."""
+    status, stderr = _bash_n(snippet.text)
+    problems: list[Problem] = []
+    severity: Severity
+    for match in _BASH_LINE_RE.finditer(stderr):
+        line, message = int(match.group(1)), match.group(2).strip()
+        if message.startswith("`"):
+            continue  # bash echoes the offending code after the message
+        if "here-document" in message:
+            code, severity = "heredoc-unterminated", "error"
+        elif status != 0:
+            code, severity = "bash-syntax", "error"
+        else:
+            code, severity = "bash-warning", "warning"
+        where = _file_line(snippet, line)
+        problems.append(Problem(runbook.path, where, severity, code, f"bash -n: {message}"))
+        if status != 0:
+            break
+    if status != 0 and not problems:
+        problems.append(
+            Problem(runbook.path, snippet.line, "error", "bash-syntax", f"bash -n failed: {stderr}")
+        )
+    return problems
+
+
+def check_catalog(catalog: Catalog) -> list[Problem]:
+    """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line."""
+    problems = list(catalog.problems)
+    problems += _case_collisions(catalog)
+    jobs: list[tuple[SourceRunbook, SourceSnippet]] = []
+    for runbook in catalog.runbooks:
+        problems += _check_names(runbook)
+        for snippet in runbook.snippets:
+            problems += _check_characters(runbook, snippet)
+            if snippet.executable:
+                jobs.append((runbook, snippet))
+    workers = max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for found in pool.map(lambda job: _check_syntax(*job), jobs):
+            problems += found
+    return sorted(problems, key=lambda p: (p.path, p.line, p.severity, p.code, p.message))
