@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import os
@@ -228,8 +229,6 @@ def test_concurrent_signers_get_distinct_indexes(instance: DevInstance) -> None:
 
 
 def _digest_matches(bundle: Bundle, n: int) -> bool:
-    import hashlib
-
     signature = bundle._inner.message_signature
     assert signature is not None and signature.message_digest is not None
     return signature.message_digest.digest == hashlib.sha256(b"parallel %d" % n).digest()
