@@ -2,7 +2,8 @@
 
 `verify_release` steps:
   (1) read ``manifest.json`` and its bundle (unreadable: `InputError`);
-  (2) verify the bundle over the manifest's exact bytes under the policy;
+  (2) the digest the bundle signed equals the manifest's; the bundle verifies over the
+      manifest's exact bytes under the policy (signature, chain, log proof, signer);
   (3) parse the manifest; its version must equal the folder name;
   (4) every frozen source exists and matches its digest; no unexpected files;
   (5) every snippet's signed text matches its digest.
@@ -15,6 +16,7 @@ strictly increase along the chain, and the head equals ``--expect-latest`` if gi
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from dataclasses import dataclass
@@ -102,7 +104,19 @@ def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
     manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
     bundle_bytes = read_limited(folder / BUNDLE_NAME, 1 << 20, "the Sigstore bundle")
     bundle = parse_bundle(bundle_bytes, str(folder / BUNDLE_NAME))
-    # (2)
+    # (2) The bundle names the digest it signed: a mismatch means manifest.json changed.
+    signed = bundle._inner.message_signature
+    signed_digest = signed.message_digest if signed is not None else None
+    if (
+        signed_digest is not None
+        and signed_digest.digest != hashlib.sha256(manifest_bytes).digest()
+    ):
+        raise VerificationError(
+            "manifest-digest-mismatch",
+            subject,
+            f"manifest.json ({digest(manifest_bytes)}) is not the manifest that was signed",
+            "restore manifest.json from the release's origin",
+        )
     signature = verify_signature(manifest_bytes, bundle, policy, subject)
     # (3)
     manifest = Manifest.from_bytes(manifest_bytes, str(folder / MANIFEST_NAME))

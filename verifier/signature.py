@@ -5,8 +5,9 @@ Steps (numbered in the code):
   (2) for each root of the policy, verify the bundle with the real sigstore `Verifier`
       and the signers bound to that root (signature, chain, SCT, log proof, SET/TSA time);
   (3) if no root accepts it, decide why: a good signature by a signer the policy does not
-      allow (`signer-not-allowed`), a sealbook dev root the policy does not list
-      (`dev-root-not-allowed`), or anything else (`signature-invalid`);
+      allow (`signer-not-allowed`), a certificate from a sealbook dev instance while the
+      policy lists no dev root (`dev-root-not-allowed`), or anything else
+      (`signature-invalid`);
   (4) report the verified facts: root, identity, issuer, log index, verified signing time.
 """
 
@@ -118,7 +119,7 @@ def _why_rejected(
     finally:
         quiet.setLevel(level)
     ca = cert.issuer.rfc4514_string()
-    if DEV_CA_MARKER in ca.lower():
+    if DEV_CA_MARKER in ca.lower() and not policy.dev:
         return VerificationError(
             "dev-root-not-allowed",
             subject,

@@ -121,6 +121,7 @@ class TransparencyLog:
         self.origin = f"{CHECKPOINT_NAME} - {int.from_bytes(self.log_id[:8], 'big')}"
         self._tree = merkle.MerkleTree()
         self._offset = 0  # bytes of the log file already in self._tree
+        self._last_time = 0  # integrated time of the newest entry
         self._lock = threading.Lock()  # the file lock does not exclude our own threads
         with _locked(self._path) as log_file:
             self._catch_up(log_file)
@@ -139,7 +140,7 @@ class TransparencyLog:
             log_file.truncate(self._offset + end)
         for line in data[:end].splitlines():
             try:
-                body = _stored_body(line, len(self._tree))
+                body, self._last_time = _stored_body(line, len(self._tree))
             except (ValueError, KeyError, TypeError) as exc:
                 raise TrustError(
                     str(self._path),
@@ -166,7 +167,10 @@ class TransparencyLog:
         with self._lock, _locked(self._path) as log_file:
             self._catch_up(log_file)
             index = len(self._tree)
-            integrated_time = int(time.time())
+            # Strictly increasing, like a real log under load would not promise but a
+            # release chain needs: two releases signed within one second stay ordered.
+            integrated_time = max(int(time.time()), self._last_time + 1)
+            self._last_time = integrated_time
             record = {"body": body_b64, "integratedTime": integrated_time, "logIndex": index}
             line = _canonical(record) + b"\n"
             log_file.seek(0, 2)
@@ -210,12 +214,12 @@ class TransparencyLog:
         }
 
 
-def _stored_body(line: bytes, expected_index: int) -> bytes:
-    """The canonical body of one stored log line, which must be entry ``expected_index``."""
+def _stored_body(line: bytes, expected_index: int) -> tuple[bytes, int]:
+    """The canonical body and integrated time of stored entry ``expected_index``."""
     record = json.loads(line)
     if record["logIndex"] != expected_index:
         raise ValueError(f"logIndex {record['logIndex']} out of sequence")
-    return base64.b64decode(record["body"], validate=True)
+    return base64.b64decode(record["body"], validate=True), int(record["integratedTime"])
 
 
 @contextmanager
