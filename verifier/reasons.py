@@ -90,9 +90,20 @@ def first(codes: list[str]) -> str:
     return min(codes, key=precedence)
 
 
+HEADER = """# Reason codes
+
+Every verifier result carries one code. When several problems apply to one item, the
+code that comes first (lowest precedence number) is reported. `verified`, `run-refused`
+and `log-recovered` are reported without failing the item; every other code fails it.
+Generated from `verifier/reasons.py` by `python -m verifier.reasons > docs/reason-codes.md`;
+a test keeps the two equal.
+
+"""
+
+
 def markdown_table() -> str:
-    """The table as Markdown, for docs/reason-codes.md."""
-    rows = ["| precedence | code | meaning |", "|---|---|---|"]
+    """docs/reason-codes.md: the header and the table."""
+    rows = [HEADER + "| precedence | code | meaning |", "|---|---|---|"]
     rows += [f"| {i} | `{code}` | {text} |" for i, (code, text) in enumerate(REASONS)]
     return "\n".join(rows) + "\n"
 
