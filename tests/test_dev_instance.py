@@ -38,6 +38,7 @@ from sigstore.verify import Verifier, policy
 from builder.devinstance import DEV_IDENTITY, DEV_ISSUER, DevInstance
 from builder.devinstance import merkle as dev_merkle
 from builder.devinstance.oidc import identity_token
+from builder.devinstance.rekor import MAX_LEAD_SECONDS, next_integrated_time
 from verifier.errors import TrustError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -266,6 +267,23 @@ def test_torn_log_line_is_dropped_and_the_log_continues(tmp_path: Path) -> None:
         second = sign(inst, b"two")
         assert log_index(second) == log_index(first) + 1
         verifier_for(inst.trusted_root_path).verify_artifact(b"two", second, DEV_POLICY)
+
+
+def test_integrated_times_strictly_increase(instance: DevInstance) -> None:
+    # A release chain orders releases by verified signing time, even within one second.
+    times = [
+        int(sign(instance, b"tick %d" % n).log_entry._inner.integrated_time or 0) for n in range(4)
+    ]
+    assert times == sorted(set(times)) and times[0] > 0
+
+
+def test_integrated_time_lead_over_the_clock_is_capped() -> None:
+    now = 1_800_000_000.25
+    assert next_integrated_time(now, 0) == (1_800_000_000, 0.0)
+    assert next_integrated_time(now, 1_800_000_000) == (1_800_000_001, 0.0)
+    lead = int(now) + MAX_LEAD_SECONDS
+    time_, wait = next_integrated_time(now, lead)
+    assert time_ == lead + 1 and wait == pytest.approx(time_ - MAX_LEAD_SECONDS - now)
 
 
 def test_state_files_are_private(tmp_path: Path) -> None:

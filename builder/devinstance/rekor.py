@@ -38,6 +38,9 @@ from verifier.errors import TrustError
 LOG_FILE = "log.jsonl"
 # The checkpoint signer's name; a note signature line is `— <name> <base64>`.
 CHECKPOINT_NAME = "rekor.dev.sealbook.invalid"
+# How far integrated times may run ahead of the clock (see next_integrated_time);
+# well inside the leaf's ten minutes, minus its 30 s backdating.
+MAX_LEAD_SECONDS = 60
 _HASHES: dict[str, tuple[hashes.HashAlgorithm, int]] = {
     "sha256": (hashes.SHA256(), 32),
     "sha384": (hashes.SHA384(), 48),
@@ -167,9 +170,9 @@ class TransparencyLog:
         with self._lock, _locked(self._path) as log_file:
             self._catch_up(log_file)
             index = len(self._tree)
-            # Strictly increasing, like a real log under load would not promise but a
-            # release chain needs: two releases signed within one second stay ordered.
-            integrated_time = max(int(time.time()), self._last_time + 1)
+            integrated_time, wait = next_integrated_time(time.time(), self._last_time)
+            if wait:
+                time.sleep(wait)  # under the locks: a burst is throttled, not reordered
             self._last_time = integrated_time
             record = {"body": body_b64, "integratedTime": integrated_time, "logIndex": index}
             line = _canonical(record) + b"\n"
@@ -212,6 +215,19 @@ class TransparencyLog:
                 },
             }
         }
+
+
+def next_integrated_time(now: float, last: int) -> tuple[int, float]:
+    """The next entry's integrated time, and how long to wait before using it.
+
+    Times strictly increase, which a real log does not promise but a release
+    chain needs: two releases signed within one second must stay ordered. In a
+    burst that makes the log run ahead of the clock; the lead is capped at
+    :data:`MAX_LEAD_SECONDS` (by waiting), so an integrated time always falls
+    inside the ten-minute leaf certificate it is checked against.
+    """
+    integrated_time = max(int(now), last + 1)
+    return integrated_time, max(0.0, integrated_time - MAX_LEAD_SECONDS - now)
 
 
 def _stored_body(line: bytes, expected_index: int) -> tuple[bytes, int]:
