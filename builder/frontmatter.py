@@ -79,7 +79,7 @@ def read_front_matter(lines: list[str]) -> FrontMatter:
         raw = {}
     if not isinstance(raw, dict):
         raise FrontMatterError(1, "front matter must be a mapping of keys to values")
-    metadata = normalise(raw, _Budget())
+    metadata = normalise(raw)
     if not isinstance(metadata, dict):  # pragma: no cover - normalise keeps mappings
         raise FrontMatterError(1, "front matter must be a mapping of keys to values")
     return FrontMatter(_known_keys(metadata), end + 1)
@@ -182,8 +182,9 @@ def _scalar(value: Any) -> Any:
     )
 
 
-def normalise(value: Any, budget: _Budget, depth: int = 0) -> Any:
+def normalise(value: Any, budget: _Budget | None = None, depth: int = 0) -> Any:
     """``value`` with only JSON types left (see the module docstring for the rules)."""
+    budget = budget or _Budget()
     budget.spend(depth)
     if isinstance(value, dict):
         out: dict[str, Any] = {}

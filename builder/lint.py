@@ -54,7 +54,8 @@ def danger(ch: str) -> str | None:
     if (
         category in ("Cf", "Zl", "Zp", "Co", "Cn", "Cs")
         or cp in _BLANK_LETTERS
-        or 0xFE00 <= cp <= 0xFE0F  # variation selectors can smuggle hidden data
+        # Supplementary variation selectors can smuggle hidden bytes; FE00-FE0F also
+        # follow every emoji, so they count as plain non-ASCII.
         or 0xE0100 <= cp <= 0xE01EF
     ):
         return "invisible-character"

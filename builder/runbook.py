@@ -133,13 +133,13 @@ def _strip_ending(line: str) -> str:
     return line.rstrip("\r\n")
 
 
-def _heading(lines: list[str], index: int) -> tuple[int, str] | None:
-    """(level, text) when ``lines[index]`` is an ATX or setext heading."""
+def _heading(lines: list[str], index: int, start: int) -> tuple[int, str] | None:
+    """(level, text) when ``lines[index]`` is an ATX or setext heading (body from ``start``)."""
     atx = _ATX_RE.fullmatch(lines[index])
     if atx:
         return len(atx.group(1)), (atx.group(2) or "").strip()
     setext = _SETEXT_RE.fullmatch(lines[index])
-    if setext and index > 0 and not _NOT_PARAGRAPH_RE.match(lines[index - 1]):
+    if setext and index > start and not _NOT_PARAGRAPH_RE.match(lines[index - 1]):
         return (1 if setext.group(1)[0] == "=" else 2), lines[index - 1].strip()
     return None
 
@@ -165,7 +165,7 @@ def _scan_body(parts: list[str], start: int) -> _Body:
             continue
         if lines[index].strip():
             body.prose.add(index)
-        found = _heading(lines, index)
+        found = _heading(lines, index, start)
         if found is not None:
             level, heading = found
             if level == 1 and body.h1 is None:

@@ -94,7 +94,8 @@ def test_invalid_params() -> None:
         ("\ufeff", "invisible-character"),
         ("\u00ad", "invisible-character"),
         ("\U000e0041", "invisible-character"),
-        ("\ufe0f", "invisible-character"),
+        ("\U000e0100", "invisible-character"),
+        ("\u2028", "invisible-character"),
         ("\x1b", "control-character"),
     ],
 )
@@ -141,6 +142,7 @@ def test_character_helpers() -> None:
     assert danger("a") is None
     assert danger("\u00e9") is None
     assert danger("\t") is None
+    assert danger("\ufe0f") is None  # follows emoji: plain non-ASCII
     assert visible("a\u202eb\tc\u00e9") == "a<U+202E>b\\tc<U+00E9>"
     assert comment_start("echo 'a # b' \"#\" x#y # z") == len("echo 'a # b' \"#\" x#y ")
     assert comment_start("echo \\# x") == len("echo \\# x")

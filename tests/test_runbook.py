@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.console import heredoc_terminators, reduce_console
+from builder.frontmatter import FrontMatterError, normalise
 from builder.runbook import (
     Catalog,
     Problem,
@@ -90,6 +91,21 @@ def test_non_string_keys_become_strings_and_numbers_in_string_fields() -> None:
         "2026-01-02": "d",
         "severity": "2",
     }
+
+
+def test_normalise_tuples_and_nested_values() -> None:
+    assert normalise({"a": (1, (2, "x")), 3: {"b": None}}) == {
+        "a": [1, [2, "x"]],
+        "3": {"b": None},
+    }
+    with pytest.raises(FrontMatterError):
+        normalise({"a": object()})
+
+
+def test_yaml_document_end_marker_closes_front_matter() -> None:
+    runbook, problems = parse("---\ntitle: T\n...\n---\nText.\n")
+    assert problems == []
+    assert runbook.title == "T"
 
 
 @pytest.mark.parametrize(
