@@ -92,6 +92,8 @@ def _load_toml(text: str) -> Any:
         match = _TOML_LINE_RE.search(str(exc))
         line = int(match.group(1)) + 1 if match else 1
         raise FrontMatterError(line, f"TOML front matter does not parse: {exc}") from None
+    except RecursionError:
+        raise FrontMatterError(1, "TOML front matter is nested too deeply") from None
 
 
 def _load_yaml(text: str) -> Any:

@@ -204,12 +204,34 @@ class Manifest:
         not check the signature (see `verifier.release`).
         """
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            _require_unicode(data)
+        except RecursionError:
+            raise InputError(
+                source, "not valid JSON (nested too deeply)", "restore it from the release"
+            ) from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise InputError(
                 source, f"not valid JSON ({exc})", "restore it from the release"
             ) from None
         return _parse_manifest(data, source)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _require_unicode(value: object) -> None:
+    """Refuse lone surrogates (``"\\ud800"``): they have no UTF-8 bytes to digest or sign."""
+    if isinstance(value, str):
+        value.encode("utf-8")  # UnicodeEncodeError is a ValueError
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _require_unicode(key)
+            _require_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _require_unicode(item)
 
 
 class _Shape:
@@ -280,8 +302,11 @@ def _parse_manifest(data: object, source: str) -> Manifest:
     previous = None
     if top["previous"] is not None:
         prev = s.obj(top["previous"], "previous", {"version", "manifest_digest"})
+        prev_version = s.str_(prev["version"], "previous.version")
+        if not valid_version(prev_version):
+            raise s.fail("previous.version", f"invalid version {prev_version!r}")
         previous = Previous(
-            version=s.str_(prev["version"], "previous.version"),
+            version=prev_version,
             manifest_digest=s.digest(prev["manifest_digest"], "previous.manifest_digest"),
         )
     runbooks = []
@@ -295,11 +320,17 @@ def _parse_manifest(data: object, source: str) -> Manifest:
     retired = []
     for i, item in enumerate(s.list_(top["retired"], "retired")):
         r = s.obj(item, f"retired[{i}]", {"slug", "title", "last_version", "digest"})
+        retired_slug = s.str_(r["slug"], f"retired[{i}].slug")
+        last_version = s.str_(r["last_version"], f"retired[{i}].last_version")
+        if not valid_slug(retired_slug):
+            raise s.fail(f"retired[{i}].slug", f"invalid slug {retired_slug!r}")
+        if not valid_version(last_version):
+            raise s.fail(f"retired[{i}].last_version", f"invalid version {last_version!r}")
         retired.append(
             Retired(
-                slug=s.str_(r["slug"], f"retired[{i}].slug"),
+                slug=retired_slug,
                 title=s.str_(r["title"], f"retired[{i}].title"),
-                last_version=s.str_(r["last_version"], f"retired[{i}].last_version"),
+                last_version=last_version,
                 digest=s.digest(r["digest"], f"retired[{i}].digest"),
             )
         )

@@ -178,6 +178,10 @@ class TrustPolicy:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise TrustError(where, f"not valid TOML ({exc})", "fix the policy file") from None
+        except RecursionError:
+            raise TrustError(
+                where, "not valid TOML (nested too deeply)", "fix the policy file"
+            ) from None
         trust = data.get("trust")
         if not isinstance(trust, dict):
             raise TrustError(where, "no [trust] table", "add [trust.roots.*] and [[trust.signers]]")

@@ -31,7 +31,7 @@ REASONS: tuple[tuple[str, str], ...] = (
         "manifest.json differs from the bytes that were signed or anchored",
     ),
     ("version-mismatch", "the manifest's version differs from its folder name"),
-    ("source-missing", "a frozen runbook source named by the manifest is missing"),
+    ("source-missing", "a frozen runbook source named by the manifest is missing or unreadable"),
     ("source-digest-mismatch", "a frozen runbook source differs from its digest in the manifest"),
     ("source-unexpected", "a file in the release folder is not named by the manifest"),
     (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,13 @@ class Anchor:
 def read_limited(path: Path, limit: int, what: str) -> bytes:
     """Read a file of at most ``limit`` bytes or raise `InputError` naming it."""
     try:
-        with path.open("rb") as fh:
+        # O_NONBLOCK: a FIFO planted in a release must not hang the auditor.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError(
+                    str(path), f"cannot read {what}: not a regular file", "check the path"
+                )
             data = fh.read(limit + 1)
     except FileNotFoundError:
         raise InputError(str(path), f"{what} is missing", "restore it or check the path") from None
@@ -132,13 +139,10 @@ def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
     for rb in manifest.runbooks:
         source = folder / rb.path
         try:
-            data = source.read_bytes()
-        except OSError:
+            data = read_limited(source, MAX_MANIFEST_BYTES, "frozen source")
+        except InputError as exc:
             raise VerificationError(
-                "source-missing",
-                str(source),
-                "frozen source is missing",
-                "restore the release from its origin",
+                "source-missing", str(source), exc.problem, "restore the release from its origin"
             ) from None
         if digest(data) != rb.digest:
             raise VerificationError(

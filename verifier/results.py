@@ -119,8 +119,20 @@ def render_json(report: Report) -> str:
             "dev": any(r.dev for r in report.results),
         },
     }
+    doc = _utf8(doc)
     doc["digest"] = digest(canonical_json(doc))
     return canonical_json(doc).decode("utf-8") + "\n"
+
+
+def _utf8(value: Any) -> Any:
+    """``value`` with lone surrogates (undecodable file names) escaped: JSON needs UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_utf8(v) for v in value]
+    return value
 
 
 def render_junit(report: Report) -> str:
