@@ -131,7 +131,7 @@ def main() -> int:
         f"sealbook verify_releases (in process):   {in_process:8.2f} s  ({in_process / args.count * 1000:.1f} ms/release)"
     )
     print(f"sealbook-verify releases (CLI, cold):    {cli_time:8.2f} s")
-    scaled = " (extrapolated from %d runs)" % stock_n if stock_n != args.count else ""
+    scaled = f" (extrapolated from {stock_n} runs)" if stock_n != args.count else ""
     print(f"stock sigstore verify identity x{args.count}:  {stock:8.2f} s{scaled}")
     print(f"ratio stock / sealbook in process: {stock / in_process:6.1f}x  (goal >= 100x)")
     print(f"ratio stock / sealbook CLI:        {stock / cli_time:6.1f}x")
