@@ -1,0 +1,235 @@
+"""Append records to a run log: exclusive lock, one write, fsync; torn tails recovered.
+
+The format is `verifier.runlog` (the verifier owns formats). Every append:
+
+1. opens the log ``O_APPEND | O_NOFOLLOW`` (created 0600, folders 0700) and takes
+   ``flock(LOCK_EX)``, so concurrent ``sealbook run`` processes append one at a time;
+2. reads the tail: the last line that is a chain position (`chain_position`) gives
+   ``seq`` and ``prev``; any bytes after it are *torn* (a writer died mid-write);
+3. if there are torn bytes, they stay in place: a ``\\n`` ends them (unless they already
+   end with one) and a ``recovered`` record carrying their digest and length continues
+   the chain from the last complete record;
+4. writes the new line(s) in one ``write`` and ``fsync``s the file (and the folder when
+   the log was created).
+
+Default location: ``$SEALBOOK_LOG``, else ``$XDG_STATE_HOME/sealbook/runs.jsonl``, else
+``~/.local/state/sealbook/runs.jsonl``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import socket
+import stat
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from verifier.digests import digest
+from verifier.errors import EXIT_REFUSED, SealbookError
+from verifier.runlog import (
+    EMPTY_HEAD,
+    GENESIS,
+    MAX_TORN_LINES,
+    SCHEMA,
+    Head,
+    chain_position,
+    encode,
+    format_time,
+    line_hash,
+)
+
+LOG_ENV = "SEALBOOK_LOG"
+BLOCK = 64 << 10
+MAX_TAIL_BYTES = 64 << 20
+
+
+class RunLogError(SealbookError):
+    """The run log cannot be appended to; nothing ran."""
+
+    exit_code = EXIT_REFUSED
+
+
+def default_log_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$SEALBOOK_LOG``, else ``$XDG_STATE_HOME/sealbook/runs.jsonl``, else ``~/.local/state/...``."""
+    env = os.environ if env is None else env
+    if env.get(LOG_ENV):
+        return Path(env[LOG_ENV])
+    state = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "sealbook" / "runs.jsonl"
+
+
+def new_run_id() -> str:
+    """A fresh run id: 32 lower-case hex digits (random)."""
+    return uuid.uuid4().hex
+
+
+def local_identity() -> tuple[str, str]:
+    """(host, user) as this host reports them (the log cannot prove either)."""
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        user = str(os.geteuid())
+    return socket.gethostname()[:1024], user[:1024]
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The end of a log: the last record's head, and the torn bytes after it."""
+
+    last: Head
+    torn: bytes
+
+
+def read_tail(fd: int, where: str) -> Tail:
+    """Find the last chain position and the torn bytes after it, reading backwards."""
+    pos = os.fstat(fd).st_size
+    buf = b""
+    while True:
+        nl = buf.rfind(b"\n")
+        checked = 0
+        while nl >= 0:
+            start = buf.rfind(b"\n", 0, nl)
+            if start < 0 and pos > 0:
+                break  # this line begins before what we have read
+            line = buf[start + 1 : nl]
+            seq = chain_position(line)
+            if seq is not None:
+                return Tail(Head(seq, line_hash(line + b"\n")), buf[nl + 1 :])
+            checked += 1
+            if checked > MAX_TORN_LINES:
+                raise _no_record(where)
+            nl = start
+        if pos == 0:
+            return Tail(EMPTY_HEAD, buf)
+        if len(buf) > MAX_TAIL_BYTES:
+            raise _no_record(where)
+        read_from = max(0, pos - BLOCK)
+        buf = os.pread(fd, pos - read_from, read_from) + buf
+        pos = read_from
+
+
+def _no_record(where: str) -> RunLogError:
+    return RunLogError(
+        where,
+        "no run record among the log's last lines",
+        "inspect it with `sealbook-verify logs`; move it aside to start a new log",
+    )
+
+
+def _open_log(path: Path) -> tuple[int, bool]:
+    """Open (or create) the log for appending; return (fd, created)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+    try:
+        try:
+            return os.open(path, flags), False
+        except FileNotFoundError:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
+    except FileExistsError:
+        return os.open(path, flags), False
+    except OSError as exc:
+        raise RunLogError(
+            str(path), f"cannot open the run log ({exc.strerror})", "check --log and permissions"
+        ) from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class RunLog:
+    """A run log file; every method takes the lock it needs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, fields: dict[str, Any]) -> Head:
+        """Append one record (``schema``, ``seq`` and ``prev`` are filled in); return the new head.
+
+        ``fields`` holds everything else of the record (`verifier.runlog`). Torn bytes at
+        the end of the log are first covered by a ``recovered`` record.
+        """
+        fd, created = _open_log(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise RunLogError(str(self.path), "is not a regular file", "pass --log FILE")
+            tail = read_tail(fd, str(self.path))
+            data, head = self._lines(tail, fields)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            except OSError as exc:
+                raise RunLogError(
+                    str(self.path),
+                    f"cannot write the run log ({exc.strerror})",
+                    "free space or fix permissions",
+                ) from None
+        finally:
+            os.close(fd)  # also releases the lock
+        if created:
+            _fsync_dir(self.path.parent)
+        return head
+
+    @staticmethod
+    def _lines(tail: Tail, fields: dict[str, Any]) -> tuple[bytes, Head]:
+        """The bytes to append after ``tail``: recovery (if torn), then the record."""
+        head, out = tail.last, b""
+        if tail.torn:
+            recovered = {
+                "type": "recovered",
+                "time": format_time(datetime.now(UTC)),
+                "run_id": new_run_id(),
+                "host": fields.get("host", ""),
+                "user": fields.get("user", ""),
+                "torn_digest": digest(tail.torn),
+                "torn_bytes": len(tail.torn),
+            }
+            line = _encode(recovered, head)
+            out = (b"" if tail.torn.endswith(b"\n") else b"\n") + line
+            head = Head(head.seq + 1, line_hash(line))
+        line = _encode(fields, head)
+        return out + line, Head(head.seq + 1, line_hash(line))
+
+    def tail(self) -> Tail:
+        """The current head and torn bytes, under a shared lock; empty if there is no log."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return Tail(EMPTY_HEAD, b"")
+        except OSError as exc:
+            raise RunLogError(
+                str(self.path), f"cannot read the run log ({exc.strerror})", "check --log"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return read_tail(fd, str(self.path))
+        finally:
+            os.close(fd)
+
+
+def _encode(fields: dict[str, Any], after: Head) -> bytes:
+    record = {**fields, "schema": SCHEMA, "seq": after.seq + 1, "prev": after.hash}
+    try:
+        return encode(record)
+    except ValueError as exc:  # a bug in the caller, never user input
+        raise RunLogError("run record", str(exc), "report this as a sealbook bug") from None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["GENESIS", "RunLog", "RunLogError", "Tail", "default_log_path", "local_identity"]

@@ -1,0 +1,431 @@
+"""Verify run logs offline against the signed releases: one result per record.
+
+For every line of a log, in order (the first applicable code wins, `verifier.reasons`):
+  (1) the line is complete (ends with ``\\n``; else ``log-truncated``) and is a
+      ``sealbook.run/v1`` record (else ``record-malformed``);
+  (2) ``prev`` equals the hash of the previous line (``log-chain-broken``) and ``seq``
+      follows the previous record's (``log-sequence-gap``); a ``recovered`` record skips
+      the torn line it names, which is reported as ``log-recovered``;
+  (3) for ``started``/``finished``: the release exists and verifies under the policy
+      (its own failure code, or ``release-unknown``), the manifest digest is the
+      release's, the runbook and snippet exist, the snippet is executable, its digest
+      is the signed one, the declared parameters are recorded; the record's time is not
+      before the release's verified signing time minus ``clock_skew_seconds``;
+  (4) every ``started`` is followed by a ``finished`` of the same run with the same run
+      fields (``run-unfinished`` / ``run-unmatched``);
+  (5) ``refused`` and ``recovered`` records are reported (``run-refused``,
+      ``log-recovered``), not failed;
+  (6) with ``--expect-head SEQ:HASH``, the record ``SEQ`` exists and its line hashes to
+      ``HASH`` (``log-head-mismatch``): this is what catches removed newest records.
+
+Each release is verified once per command, however many records name it; the checks
+of a (release, runbook, snippet, digest, parameters) combination are memoised, so the
+per-record work is one sha256, one JSON parse and a few comparisons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import InputError, VerificationError
+from verifier.logreport import LogReport, LogResults
+from verifier.policy import TrustPolicy
+from verifier.reasons import first
+from verifier.release import VerifiedRelease, verify_release
+from verifier.runlog import (
+    FIELDS,
+    GENESIS,
+    MAX_LINE_BYTES,
+    MAX_TORN_LINES,
+    Head,
+    common_problem,
+    decode,
+    record_problem,
+    run_problem,
+    type_problem,
+)
+
+CHUNK_BYTES = 8 << 20
+MAX_CARRY_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class _RunVerdict:
+    """The memoised outcome of checking one run identity against its release."""
+
+    code: str
+    detail: str = ""
+    dev: bool = False
+    not_before: str = ""
+    """Earliest acceptable record time (signing time minus skew), in record time format."""
+
+
+class ReleaseIndex:
+    """The releases of one folder, each verified at most once, on first use."""
+
+    def __init__(self, releases: Path, policy: TrustPolicy) -> None:
+        if not releases.is_dir():
+            raise InputError(str(releases), "releases folder does not exist", "pass --releases DIR")
+        self.releases = releases
+        self.policy = policy
+        self._seen: dict[str, VerifiedRelease | tuple[str, str]] = {}
+
+    def get(self, version: str) -> VerifiedRelease | tuple[str, str]:
+        """The verified release, or (reason code, detail) why it cannot be used."""
+        if version not in self._seen:
+            self._seen[version] = self._verify(version)
+        return self._seen[version]
+
+    def _verify(self, version: str) -> VerifiedRelease | tuple[str, str]:
+        folder = self.releases / version
+        if not folder.is_dir():
+            return ("release-unknown", f"release {version} is not in {self.releases}")
+        try:
+            return verify_release(folder, self.policy)
+        except VerificationError as exc:
+            return (exc.reason, f"release {version}: {exc.detail}")
+        except InputError as exc:
+            reason = "bundle-malformed" if "bundle" in exc.problem else "manifest-malformed"
+            if "missing" in exc.problem or "cannot read" in exc.problem:
+                reason = "input-unreadable"
+            return (reason, f"release {version}: {exc.problem}")
+
+
+def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
+    """Check a started/finished record's run fields against its verified release."""
+    release = index.get(record["release"])
+    if isinstance(release, tuple):
+        return _RunVerdict(*release)
+    dev = release.dev
+    if record["manifest_digest"] != release.manifest_digest:
+        return _RunVerdict(
+            "manifest-digest-mismatch",
+            f"release {release.version} has manifest digest {release.manifest_digest}",
+            dev,
+        )
+    runbook = release.manifest.runbook(record["slug"])
+    if runbook is None:
+        return _RunVerdict("runbook-unknown", f"no runbook {record['slug']} in {release.version}")
+    snippet = runbook.snippet(record["snippet_id"])
+    if snippet is None:
+        return _RunVerdict(
+            "snippet-unknown", f"no snippet {record['snippet_id']} in {runbook.slug}", dev
+        )
+    if not snippet.executable:
+        return _RunVerdict("snippet-not-executable", f"{snippet.id} is a reference block", dev)
+    if record["snippet_digest"] != snippet.digest:
+        return _RunVerdict(
+            "snippet-digest-mismatch", f"the signed digest of {snippet.id} is {snippet.digest}", dev
+        )
+    missing = sorted(set(snippet.params) - record["params"].keys())
+    extra = sorted(record["params"].keys() - set(snippet.params))
+    if missing:
+        return _RunVerdict("param-missing", f"declared parameter(s) {missing} not recorded", dev)
+    if extra:
+        return _RunVerdict("record-malformed", f"parameter(s) {extra} are not declared", dev)
+    skew = timedelta(seconds=index.policy.clock_skew_seconds)
+    not_before = (release.signature.signed_at - skew).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return _RunVerdict("verified", "", dev, not_before)
+
+
+@dataclass
+class _Chain:
+    """Where the chain stands after the lines read so far."""
+
+    last_hash: str = GENESIS
+    last_seq: int = 0
+    undo: tuple[str, str, Any] | None = None
+    """How to take back the current line's effect on open runs, if it proves torn."""
+    recent: deque[tuple[bytes, str, int, tuple[str, str, Any] | None]] = field(
+        default_factory=lambda: deque(maxlen=MAX_TORN_LINES + 1)
+    )
+    """The last lines with the chain state before each and its undo: torn candidates."""
+    open_runs: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    anchor_index: int = -1
+    anchor_hash: str = ""
+
+
+class LogVerifier:
+    """Verifies one log's lines in order; results go to a compact `LogResults`."""
+
+    def __init__(self, name: str, index: ReleaseIndex, expect: Head | None) -> None:
+        self.results = LogResults(name)
+        self.index = index
+        self.expect = expect
+        self.chain = _Chain()
+        self._memo: dict[tuple[Any, ...], _RunVerdict] = {}
+
+    def line(self, line: bytes, complete: bool = True) -> None:
+        """Check one line (without its ``\\n``); ``complete`` is False for a torn tail."""
+        chain = self.chain
+        i = len(self.results)
+        before_hash, before_seq = chain.last_hash, chain.last_seq
+        line_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
+        record = decode(line) if len(line) <= MAX_LINE_BYTES else None
+        chain.undo = None
+        if not complete:
+            self.results.add("log-truncated", f"torn last line ({len(line)} bytes, no newline)")
+        elif record is None:
+            self.results.add("record-malformed", "not a JSON object")
+        else:
+            self._record(record, i)
+        chain.recent.append((line, before_hash, before_seq, chain.undo))
+        chain.last_hash = line_hash
+        seq = record.get("seq") if record is not None else None
+        chain.last_seq = seq if type(seq) is int else chain.last_seq + 1
+        if self.expect is not None and seq == self.expect.seq and chain.anchor_index < 0:
+            chain.anchor_index, chain.anchor_hash = i, line_hash
+
+    def _record(self, record: dict[str, Any], i: int) -> None:
+        chain = self.chain
+        kind = record.get("type")
+        fields = FIELDS.get(kind)  # type: ignore[arg-type]
+        if fields is None or record.keys() != fields:
+            problem = record_problem(record)
+        else:
+            problem = common_problem(record)
+            if problem is None and kind == "recovered":
+                problem = type_problem(record)
+        if problem is not None:
+            self.results.add("record-malformed", problem, _facts(record))
+            return
+        expected_prev, expected_seq = chain.last_hash, chain.last_seq + 1
+        codes: list[str] = []
+        details: list[str] = []
+        if kind == "recovered":
+            region = self._torn_region(record)
+            if region is not None:
+                expected_prev, expected_seq = region
+                self._retract(i, record)
+            else:
+                codes.append("log-chain-broken")
+                details.append("names torn bytes that are not the previous line")
+        if record["prev"] != expected_prev:
+            codes.append("log-chain-broken")
+            details.append(f"prev is not the hash of line {i} ({expected_prev})")
+        if record["seq"] != expected_seq:
+            codes.append("log-sequence-gap")
+            details.append(f"seq {record['seq']} follows {expected_seq - 1}")
+        verdict = self._type_checks(record, str(kind), i, codes, details)
+        self._finish(codes, details, record, verdict)
+
+    def _type_checks(
+        self, record: dict[str, Any], kind: str, i: int, codes: list[str], details: list[str]
+    ) -> _RunVerdict | None:
+        """(3)-(5) for one record; append codes and details; return the run verdict if any."""
+        if kind == "recovered":
+            codes.append("log-recovered")
+            details.append(f"recovers a torn line of {record['torn_bytes']} bytes")
+            return None
+        key = (
+            kind == "refused",
+            record["release"],
+            record["slug"],
+            record["snippet_id"],
+            record["snippet_digest"],
+            record["manifest_digest"],
+            tuple(record["params"]),
+        )
+        verdict = self._memo.get(key)
+        if verdict is None:
+            verdict = self._new_verdict(record, kind)
+            self._memo[key] = verdict
+        if kind == "refused":
+            problem = record_problem(record)
+            codes.append("record-malformed" if problem else "run-refused")
+            details.append(problem or f"refused ({record['reason']}): {record['detail']}")
+            return None
+        if verdict.code != "verified":
+            codes.append(verdict.code)
+            details.append(verdict.detail)
+        elif record["time"] < verdict.not_before:
+            codes.append("run-before-release")
+            details.append(f"{record['time']} is before the signing time minus skew")
+        self._pair(record, kind, i, codes, details)
+        return verdict
+
+    def _new_verdict(self, record: dict[str, Any], kind: str) -> _RunVerdict:
+        problem = run_problem(record)
+        if problem is not None:
+            return _RunVerdict("record-malformed", problem)
+        if kind == "refused":
+            return _RunVerdict("verified")
+        return run_verdict(record, self.index)
+
+    def _pair(
+        self, record: dict[str, Any], kind: str, i: int, codes: list[str], details: list[str]
+    ) -> None:
+        """(4) Match a finished record to its started one."""
+        chain = self.chain
+        run_id = record["run_id"]
+        ident = (*(record[f] for f in _IDENT), record["params"])
+        if kind == "started":
+            if run_id in chain.open_runs:
+                codes.append("run-unmatched")
+                details.append(
+                    f"run {run_id} already started on line {chain.open_runs[run_id][0] + 1}"
+                )
+                return
+            chain.open_runs[run_id] = (i, ident)
+            chain.undo = ("opened", run_id, None)
+            return
+        problem = type_problem(record)
+        if problem is not None:
+            codes.append("record-malformed")
+            details.append(problem)
+        opened = chain.open_runs.pop(run_id, None)
+        if opened is None:
+            codes.append("run-unmatched")
+            details.append(f"no started record for run {run_id}")
+        else:
+            chain.undo = ("closed", run_id, opened)
+            if opened[1] != ident:
+                codes.append("run-unmatched")
+                details.append(f"run fields differ from its started record on line {opened[0] + 1}")
+
+    def _finish(
+        self,
+        codes: list[str],
+        details: list[str],
+        record: dict[str, Any],
+        verdict: _RunVerdict | None,
+    ) -> None:
+        dev = verdict.dev if verdict is not None else False
+        if not codes:
+            self.results.add_verified(dev)
+            return
+        self.results.add(first(codes), "; ".join(details), _facts(record), dev)
+
+    def _torn_lines(self, record: dict[str, Any]) -> int:
+        """How many lines before ``record`` (a recovered one) are the torn bytes it names."""
+        torn_bytes, torn_digest = record["torn_bytes"], record["torn_digest"]
+        lines: list[bytes] = []
+        total = 0
+        for entry in reversed(self.chain.recent):
+            lines.insert(0, entry[0])
+            total += len(entry[0]) + 1
+            if total == torn_bytes + 1:  # the writer ended the torn bytes with a newline
+                candidate = b"\n".join(lines)
+            elif total == torn_bytes:  # the torn bytes already ended with one
+                candidate = b"\n".join(lines) + b"\n"
+            elif total > torn_bytes + 1:
+                return 0
+            else:
+                continue
+            if "sha256:" + hashlib.sha256(candidate).hexdigest() == torn_digest:
+                return len(lines)
+        return 0
+
+    def _torn_region(self, record: dict[str, Any]) -> tuple[str, int] | None:
+        """The (prev, seq) a recovered record must continue from, if its torn bytes are found."""
+        count = self._torn_lines(record)
+        if not count:
+            return None
+        _line, before_hash, before_seq, _undo = self.chain.recent[-count]
+        return before_hash, before_seq + 1
+
+    def _retract(self, index: int, record: dict[str, Any]) -> None:
+        """The torn lines before line ``index`` are outside the chain: report them as recovered."""
+        chain = self.chain
+        count = self._torn_lines(record)
+        for back in range(1, count + 1):
+            undo = chain.recent[-back][3]
+            if undo is not None:
+                how, run_id, opened = undo
+                if how == "opened":
+                    chain.open_runs.pop(run_id, None)
+                else:
+                    chain.open_runs[run_id] = opened
+            self.results.set(
+                index - back,
+                "log-recovered",
+                f"torn bytes, recorded by the recovered record on line {index + 1}",
+            )
+
+    def close(self) -> LogResults:
+        """(4) Unfinished runs and (6) the anchored head; return the results."""
+        for run_id, (i, _ident) in sorted(self.chain.open_runs.items(), key=lambda kv: kv[1][0]):
+            self.results.worsen(i, "run-unfinished", f"run {run_id} has no finished record")
+        self.results.head = Head(self.chain.last_seq, self.chain.last_hash)
+        expect = self.expect
+        if expect is not None:
+            chain = self.chain
+            if chain.anchor_index < 0:
+                where = len(self.results) - 1
+                detail = f"anchored head {expect} not found; the log ends at seq {chain.last_seq} (records removed?)"
+            elif chain.anchor_hash != expect.hash:
+                where = chain.anchor_index
+                detail = (
+                    f"record {expect.seq} hashes to {chain.anchor_hash}, anchored {expect.hash}"
+                )
+            else:
+                return self.results
+            self.results.worsen(where, "log-head-mismatch", detail)
+        return self.results
+
+
+_IDENT = (
+    "slug",
+    "release",
+    "snippet_id",
+    "snippet_digest",
+    "manifest_digest",
+    "host",
+    "user",
+)
+
+
+def _facts(record: dict[str, Any]) -> dict[str, Any]:
+    facts = {k: record[k] for k in ("seq", "type", "run_id") if k in record}
+    return {k: v for k, v in facts.items() if type(v) in (int, str)}
+
+
+def verify_log(path: Path, index: ReleaseIndex, expect: Head | None = None) -> LogResults:
+    """Verify one log file; raise `InputError` if it cannot be read at all."""
+    verifier = LogVerifier(str(path), index, expect)
+    try:
+        with path.open("rb") as fh:
+            carry = b""
+            while chunk := fh.read(CHUNK_BYTES):
+                lines = (carry + chunk).split(b"\n")
+                carry = lines.pop()
+                if len(carry) > MAX_CARRY_BYTES:
+                    raise InputError(
+                        str(path), "a line is longer than 64 MiB", "this is not a run log"
+                    )
+                for line in lines:
+                    verifier.line(line)
+    except FileNotFoundError:
+        raise InputError(str(path), "log is missing", "check the path") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a folder, not a log", "pass the log file") from None
+    except OSError as exc:
+        raise InputError(
+            str(path), f"cannot read the log ({exc.strerror})", "check permissions"
+        ) from None
+    if carry:
+        verifier.line(carry, complete=False)
+    return verifier.close()
+
+
+def verify_logs(
+    logs: list[Path],
+    releases: Path,
+    policy: TrustPolicy,
+    expect: list[Head] | None = None,
+) -> LogReport:
+    """Verify every log against the releases folder; ``expect`` pairs with ``logs`` by position."""
+    index = ReleaseIndex(releases, policy)
+    heads: list[Head | None] = list(expect) if expect else [None] * len(logs)
+    report = LogReport(context=policy.describe())
+    for path, head in zip(logs, heads, strict=True):
+        results = verify_log(path, index, head)
+        report.logs.append(results)
+        if results.head is not None:
+            report.context[f"head {path}"] = str(results.head)
+    return report

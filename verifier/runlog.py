@@ -1,0 +1,231 @@
+"""The run log format (``sealbook.run/v1``): one JSON record per line, hash-chained.
+
+A run log is JSON Lines. Every line is the canonical JSON (RFC 8785) of one record
+followed by exactly one ``\\n``. Records form a chain:
+
+- ``seq`` counts from 1 and grows by one per record;
+- ``prev`` is ``sha256:<hex>`` over the previous line's raw bytes *including* its
+  ``\\n`` (`line_hash`); the first record's ``prev`` is `GENESIS` (64 zeros);
+- the log's *head* is ``SEQ:HASH`` of its last line (`Head`); an empty log's head is
+  ``0:`` + `GENESIS`.
+
+Record types and their fields (``schemas/run-record.schema.json`` is the same contract
+as a JSON Schema, for other orchestrators):
+
+- every record: ``schema seq prev type time run_id host user``;
+- ``started``, ``finished``, ``refused`` add the run: ``slug release manifest_digest
+  snippet_id snippet_digest params`` (``manifest_digest`` is null only on a refusal
+  whose release could not be read);
+- ``finished`` adds ``exit_code duration_ms stdout_digest stderr_digest``;
+- ``refused`` adds ``reason`` (a reason code) and ``detail`` (one line);
+- ``recovered`` adds ``torn_digest torn_bytes``: a writer found a torn last line (no
+  final ``\\n``), ended it with ``\\n`` and appended this record. Its ``prev`` is the hash
+  of the last *complete* line before the torn one and its ``seq`` follows that line's;
+  the torn line itself is outside the chain and is identified by its digest.
+
+This module is pure: bytes and dicts in, bytes, dicts and problems out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from verifier.digests import canonical_json, is_digest
+from verifier.errors import UsageError
+from verifier.manifest import PARAM_RE, valid_slug, valid_snippet_id, valid_version
+from verifier.reasons import CODES
+
+SCHEMA = "sealbook.run/v1"
+GENESIS = "sha256:" + "0" * 64
+TYPES = ("started", "finished", "refused", "recovered")
+MAX_LINE_BYTES = 64 << 10
+"""Writers never emit longer lines; the verifier treats longer ones as malformed."""
+MAX_TORN_LINES = 64
+"""Torn bytes span at most this many lines; more after the last record is not a crash."""
+MAX_TEXT = 1024
+"""Longest host, user, run id, detail or parameter value a record may carry."""
+
+TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+RUN_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+_COMMON = frozenset({"schema", "seq", "prev", "type", "time", "run_id", "host", "user"})
+_RUN = frozenset({"slug", "release", "manifest_digest", "snippet_id", "snippet_digest", "params"})
+FIELDS: dict[str, frozenset[str]] = {
+    "started": _COMMON | _RUN,
+    "finished": _COMMON | _RUN | {"exit_code", "duration_ms", "stdout_digest", "stderr_digest"},
+    "refused": _COMMON | _RUN | {"reason", "detail"},
+    "recovered": _COMMON | {"torn_digest", "torn_bytes"},
+}
+RUN_FIELDS = tuple(sorted(_RUN))
+
+
+def format_time(moment: datetime) -> str:
+    """A record time: UTC, milliseconds, ``Z`` (``2026-11-28T12:00:00.123Z``)."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def chain_position(line: bytes) -> int | None:
+    """The ``seq`` of a complete line (without ``\\n``) a writer may continue the chain from.
+
+    Writers and the verifier agree on this: a line is a chain position when it is a JSON
+    object with an integer ``seq`` >= 1; anything after the last such line is torn.
+    """
+    record = decode(line)
+    seq = record.get("seq") if record is not None else None
+    return seq if type(seq) is int and seq >= 1 else None
+
+
+def line_hash(line: bytes) -> str:
+    """``sha256:<hex>`` of one complete line's raw bytes, its final ``\\n`` included."""
+    return "sha256:" + hashlib.sha256(line).hexdigest()
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """One log line: canonical JSON of ``record`` plus ``\\n``; raise ValueError if invalid."""
+    problem = record_problem(record)
+    if problem is not None:
+        raise ValueError(f"not a {SCHEMA} record: {problem}")
+    line = canonical_json(record) + b"\n"
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"record is {len(line)} bytes; the limit is {MAX_LINE_BYTES}")
+    return line
+
+
+def decode(line: bytes) -> dict[str, Any] | None:
+    """The JSON object of one line (without its ``\\n``), or None if it is not one."""
+    try:
+        value = json.loads(line)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        return None
+    return value if type(value) is dict else None
+
+
+def _text(value: object, limit: int = MAX_TEXT) -> bool:
+    return type(value) is str and len(value) <= limit
+
+
+def _count(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+def params_problem(params: object) -> str | None:
+    """Why ``params`` is not a name → value object of declared parameters, or None."""
+    if type(params) is not dict:
+        return "params must be an object"
+    for name, value in params.items():
+        if PARAM_RE.fullmatch(name) is None:
+            return f"parameter name {name!r} is not [A-Z_][A-Z0-9_]*"
+        if not _text(value, 4 * MAX_TEXT):
+            return f"parameter {name} must be a string of at most {4 * MAX_TEXT} characters"
+    return None
+
+
+def run_problem(record: dict[str, Any]) -> str | None:
+    """Why the run fields of a started/finished/refused record are malformed, or None."""
+    if not (type(record["slug"]) is str and valid_slug(record["slug"])):
+        return "slug is not a runbook slug"
+    if not (type(record["release"]) is str and valid_version(record["release"])):
+        return "release is not a release version"
+    if not (type(record["snippet_id"]) is str and valid_snippet_id(record["snippet_id"])):
+        return "snippet_id is not a snippet id"
+    if not is_digest(record["snippet_digest"]):
+        return "snippet_digest is not sha256:<64 hex>"
+    manifest = record["manifest_digest"]
+    if not (is_digest(manifest) or (manifest is None and record["type"] == "refused")):
+        return "manifest_digest is not sha256:<64 hex>"
+    return params_problem(record["params"])
+
+
+def record_problem(record: object) -> str | None:
+    """Why ``record`` is not a valid ``sealbook.run/v1`` record, or None if it is one.
+
+    Checks shape and field types only; the chain, the sequence and the releases are
+    the verifier's business (`verifier.logs`).
+    """
+    if type(record) is not dict:
+        return "not a JSON object"
+    fields = FIELDS.get(record.get("type"))  # type: ignore[arg-type]
+    if fields is None:
+        return f"type must be one of {', '.join(TYPES)}"
+    if record.keys() != fields:
+        missing, extra = sorted(fields - record.keys()), sorted(record.keys() - fields)
+        return f"fields differ from a {record['type']} record (missing {missing}, unknown {extra})"
+    problem = common_problem(record)
+    if problem is None and record["type"] != "recovered":
+        problem = run_problem(record)
+    return problem if problem is not None else type_problem(record)
+
+
+def common_problem(record: dict[str, Any]) -> str | None:
+    """Why the fields every record has are malformed (``prev`` is left to the chain check)."""
+    if record["schema"] != SCHEMA:
+        return f"schema must be {SCHEMA!r}"
+    seq = record["seq"]
+    if type(seq) is not int or seq < 1:
+        return "seq must be an integer >= 1"
+    if type(record["prev"]) is not str:
+        return "prev must be a string"
+    time = record["time"]
+    if type(time) is not str or TIME_RE.fullmatch(time) is None:
+        return "time must be UTC with milliseconds, e.g. 2026-11-28T12:00:00.000Z"
+    run_id = record["run_id"]
+    if type(run_id) is not str or RUN_ID_RE.fullmatch(run_id) is None:
+        return "run_id must be 1-128 of [A-Za-z0-9._:-]"
+    if not (_text(record["host"]) and _text(record["user"])):
+        return f"host and user must be strings of at most {MAX_TEXT} characters"
+    return None
+
+
+def type_problem(record: dict[str, Any]) -> str | None:
+    """Why the fields particular to the record's type are malformed, or None."""
+    kind = record["type"]
+    if kind == "finished":
+        code = record["exit_code"]
+        if type(code) is not int or not 0 <= code <= 255:
+            return "exit_code must be an integer 0..255"
+        if not _count(record["duration_ms"]):
+            return "duration_ms must be an integer >= 0"
+        if not (is_digest(record["stdout_digest"]) and is_digest(record["stderr_digest"])):
+            return "stdout_digest and stderr_digest must be sha256:<64 hex>"
+    elif kind == "refused":
+        if record["reason"] not in CODES or record["reason"] == "verified":
+            return "reason must be a documented reason code"
+        if not _text(record["detail"]):
+            return f"detail must be a string of at most {MAX_TEXT} characters"
+    elif kind == "recovered" and not (
+        is_digest(record["torn_digest"]) and _count(record["torn_bytes"])
+    ):
+        return "torn_digest must be sha256:<64 hex> and torn_bytes an integer >= 0"
+    return None
+
+
+@dataclass(frozen=True)
+class Head:
+    """The head of a log, ``SEQ:HASH``: the last record's seq and its line's hash."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, value: str, option: str = "--expect-head") -> Head:
+        """Parse ``SEQ:sha256:<hex>`` as printed by ``sealbook log head``."""
+        seq, _, rest = value.partition(":")
+        if not (seq.isdigit() and seq.isascii() and is_digest(rest)):
+            raise UsageError(
+                option,
+                f"expected SEQ:sha256:<64 hex>, got {value!r}",
+                "copy it from `sealbook log head`",
+            )
+        return cls(int(seq), rest)
+
+
+EMPTY_HEAD = Head(0, GENESIS)
