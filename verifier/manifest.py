@@ -56,7 +56,8 @@ def valid_slug(value: str) -> bool:
     return (
         len(value) <= 200
         and SLUG_RE.fullmatch(value) is not None
-        and not any(part in (".", "..") or part.startswith("..") for part in value.split("/"))
+        and ".." not in value
+        and "." not in value.split("/")
     )
 
 
@@ -282,17 +283,18 @@ class _Shape:
 
 def _parse_manifest(data: object, source: str) -> Manifest:
     s = _Shape(source)
+    # The schema first: another schema's fields are not "missing" or "unknown" to it.
+    if isinstance(data, dict) and data.get("schema") != SCHEMA:
+        raise InputError(
+            source,
+            f"unknown schema {str(data.get('schema'))[:80]!r} (expected {SCHEMA!r})",
+            "use a sealbook that understands this release",
+        )
     top = s.obj(
         data,
         "manifest",
         {"schema", "version", "created", "source_commit", "previous", "runbooks", "retired"},
     )
-    if top["schema"] != SCHEMA:
-        raise InputError(
-            source,
-            f"unknown schema {top['schema']!r} (expected {SCHEMA!r})",
-            "use a sealbook that understands this release",
-        )
     version = s.str_(top["version"], "version")
     if not valid_version(version):
         raise s.fail("version", f"invalid version {version!r}")
