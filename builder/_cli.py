@@ -10,7 +10,10 @@ COMMANDS = {
     "check": ("builder.commands.check", "lint runbooks (exit 0 clean, 1 problems, 3 unreadable)"),
     "release": ("builder.commands.release", "freeze the runbooks into a signed, immutable release"),
     "build": ("builder.commands.build", "verify every release and render the catalog site"),
-    "preview": ("builder.commands.preview", "render an UNSIGNED preview site from the working tree"),
+    "preview": (
+        "builder.commands.preview",
+        "render an UNSIGNED preview site from the working tree",
+    ),
     "run": ("builder.commands.run", "run a pinned snippet of a signed release and log it"),
     "log": ("builder.commands.log", "inspect a run log (`log head` prints SEQ:HASH)"),
     "dev-instance": ("builder.commands.dev_instance", "start the loopback dev Sigstore instance"),
