@@ -101,7 +101,7 @@ def decode(line: bytes) -> dict[str, Any] | None:
     """The JSON object of one line (without its ``\\n``), or None if it is not one."""
     try:
         value = json.loads(line)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, or nested too deeply
         return None
     return value if type(value) is dict else None
 
