@@ -225,8 +225,8 @@ def _parse_roots(value: Any, path: Path) -> dict[str, TrustRoot]:
             raw = root_path.read_bytes()
         except OSError as exc:
             raise TrustError(
-                str(root_path),
-                f"trusted root of {name!r} cannot be read ({exc.strerror})",
+                where,
+                f"trusted root {name!r} ({root_path}) cannot be read ({exc.strerror})",
                 "fix the policy's trusted_root path",
             ) from None
         roots[name] = TrustRoot(name, root_path, dev, pinned, raw)
