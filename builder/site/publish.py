@@ -1,0 +1,89 @@
+"""Build into a fresh folder, publish by an atomic symlink flip.
+
+Layout, for ``--out site``::
+
+    site -> .site.builds/<build-id>          the symlink users and web servers follow
+    .site.builds/<build-id>/                 one complete build (the site root)
+    .site.builds/<build-id>.pages.json       its page cache index (not served)
+
+A build writes only inside a new ``<build-id>`` folder. Publishing creates a temporary
+symlink to it and renames that over ``site`` (``rename(2)`` replaces atomically), so a
+reader sees the old site or the new one, never a mix. A failed build removes its folder and
+leaves ``site`` untouched. The previous build is kept (a reader may still be in it); older
+ones are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from builder.site.cache import index_path
+from verifier.errors import SealbookError
+
+
+class PublishError(SealbookError):
+    """The output path cannot be published to."""
+
+
+def builds_dir(out: Path) -> Path:
+    """The folder holding the builds behind ``out``."""
+    return out.parent / f".{out.name}.builds"
+
+
+def current_build(out: Path) -> Path | None:
+    """The build ``out`` points at, if it is a sealbook-published symlink."""
+    if not out.is_symlink():
+        return None
+    target = (out.parent / out.readlink()).resolve()
+    return target if target.is_dir() else None
+
+
+def new_build(out: Path) -> Path:
+    """Create and return a fresh, empty build folder for ``out``."""
+    if out.exists() and not out.is_symlink():
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        else:
+            raise PublishError(
+                str(out),
+                "exists and is not a site published by sealbook (a symlink to a build)",
+                "remove it or choose another --out",
+            )
+    base = builds_dir(out)
+    base.mkdir(parents=True, exist_ok=True)
+    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+    folder = base / build_id
+    folder.mkdir()
+    return folder
+
+
+def publish(out: Path, build: Path) -> None:
+    """Point ``out`` at ``build`` atomically; prune builds older than the previous one."""
+    previous = current_build(out)
+    link = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
+    link.symlink_to(os.path.relpath(build, out.parent))
+    try:
+        link.replace(out)
+    except OSError as exc:
+        link.unlink(missing_ok=True)
+        raise PublishError(
+            str(out), f"cannot publish ({exc.strerror})", "check permissions"
+        ) from None
+    keep = {build.name, previous.name if previous else ""}
+    for entry in builds_dir(out).iterdir():
+        name = entry.name.removesuffix(".pages.json")
+        if name not in keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def discard(build: Path) -> None:
+    """Remove a failed build (the published site is untouched)."""
+    shutil.rmtree(build, ignore_errors=True)
+    index_path(build).unlink(missing_ok=True)

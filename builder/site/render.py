@@ -1,0 +1,243 @@
+"""The one module that talks to mkdocs and mkdocs-material.
+
+mkdocs is used as a library: ``load_config(...)`` then ``build(cfg)``, with an in-process
+plugin that adds every page to render as ``File.generated`` and hands its view to the
+templates in ``page.meta["sealbook"]``. The Markdown mkdocs would render is empty: the
+prose is rendered by `builder.site.prose` with sealbook's allow-list, never by mkdocs'
+extension list. The Jinja environment is switched to autoescape.
+
+Cost control (docs/site.md, "Build cost"): the navigation is three fixed entries and every
+generated page is ``not_in_nav``; material's search plugin indexes nothing (the index is
+written from signed data by `verifier.sitelayout`); unchanged pages are not rendered at all
+(`builder.site.cache`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from builder.site.assets import template_dir
+from verifier import sitelayout as layout
+from verifier.errors import SealbookError
+
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self'; "
+    "frame-src 'self'; child-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; object-src 'none'"
+)
+"""Every page's Content-Security-Policy: no inline or foreign scripts, nothing external."""
+
+NAV = (("Catalog", "index.md"), ("Releases", "releases.md"), ("Audit", "audit.md"))
+
+
+class RenderError(SealbookError):
+    """mkdocs could not render the site."""
+
+
+@dataclass(frozen=True)
+class MaterialPage:
+    """A page rendered through the theme: site path, title and a lazy view."""
+
+    path: str
+    title: str
+    view: Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]
+    """Returns (view for the template, toc tokens)."""
+
+
+@dataclass(frozen=True)
+class SiteGlobals:
+    """Values every template sees as ``sealbook``."""
+
+    site_name: str
+    preview: bool
+    dev: bool
+
+    def to_template(self) -> dict[str, Any]:
+        return {
+            "csp": CSP,
+            "preview": self.preview,
+            "dev": self.dev,
+            "preview_meta": layout.PREVIEW_META,
+            "name": self.site_name,
+        }
+
+
+class Progress:
+    """Prints ``rendered N/M pages`` to stderr every ``every`` pages."""
+
+    def __init__(self, total: int, every: int = 100, stream: Any = None) -> None:
+        self.total = total
+        self.every = every
+        self.done = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.monotonic()
+
+    def step(self) -> None:
+        self.done += 1
+        if self.done % self.every == 0 or self.done == self.total:
+            elapsed = time.monotonic() - self.start
+            self.stream.write(
+                f"sealbook: rendered {self.done}/{self.total} pages ({elapsed:.1f} s)\n"
+            )
+            self.stream.flush()
+
+
+def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress) -> Any:
+    from mkdocs.plugins import BasePlugin
+    from mkdocs.structure.files import File, InclusionLevel
+    from mkdocs.structure.toc import get_toc
+
+    nav_uris = {uri for _, uri in NAV}
+
+    class SealbookPages(BasePlugin):  # type: ignore[type-arg, no-untyped-call]
+        """Adds sealbook's pages and hands their views to the templates."""
+
+        def on_files(self, files: Any, *, config: Any) -> Any:
+            for path in pages:
+                uri = path[: -len(".html")] + ".md"
+                level = InclusionLevel.INCLUDED if uri in nav_uris else InclusionLevel.NOT_IN_NAV
+                files.append(File.generated(config, uri, content="", inclusion=level))
+            return files
+
+        def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str:
+            spec = pages[page.file.dest_uri]
+            view, toc = spec.view()
+            page.meta = {
+                "title": spec.title,
+                "search": {"exclude": True},
+                "sealbook": view,
+            }
+            page._sealbook_toc = toc
+            return ""
+
+        def on_page_content(self, html: str, *, page: Any, config: Any, files: Any) -> str:
+            page.toc = get_toc(_plain_toc(getattr(page, "_sealbook_toc", [])))  # type: ignore[arg-type]
+            return ""
+
+        def on_env(self, env: jinja2.Environment, *, config: Any, files: Any) -> jinja2.Environment:
+            env.autoescape = True
+            env.globals["sealbook"] = sb.to_template()
+            return env
+
+        def on_post_page(self, output: str, *, page: Any, config: Any) -> str:
+            progress.step()
+            return output
+
+    return SealbookPages()
+
+
+def _plain_toc(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Toc tokens with plain-text names (autoescape escapes them once, in the template)."""
+    import html
+
+    return [
+        {
+            **t,
+            "name": html.unescape(str(t.get("name", ""))),
+            "children": _plain_toc(t.get("children", [])),
+        }
+        for t in tokens
+    ]
+
+
+def render_material(
+    pages: list[MaterialPage], site_dir: Path, work: Path, sb: SiteGlobals, progress: Progress
+) -> None:
+    """Render ``pages`` with mkdocs-material into ``site_dir`` (which mkdocs empties first)."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    docs = work / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    config = {
+        "site_name": sb.site_name,
+        "docs_dir": str(docs),
+        "site_dir": str(site_dir),
+        "use_directory_urls": False,
+        "strict": True,
+        "nav": [{title: uri} for title, uri in NAV],
+        "theme": {
+            "name": "material",
+            "custom_dir": str(template_dir()),
+            "font": False,
+            "palette": {"scheme": "default", "primary": "indigo", "accent": "indigo"},
+            "features": ["navigation.prune", "search.highlight"],
+        },
+        "plugins": ["search", "offline"],
+        "markdown_extensions": [],
+        "extra": {
+            "generator": False,
+            "polyfills": ["assets/sealbook/iframe-worker/shim.js"],
+        },
+        "validation": {"nav": {"omitted_files": "ignore", "not_found": "warn"}},
+    }
+    import yaml
+
+    logger = logging.getLogger("mkdocs")
+    handler = _Collect()
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        cfg = load_config(
+            config_file=io.StringIO(yaml.safe_dump(config)),
+            config_file_path=str(work / "mkdocs.yml"),
+        )
+        page_map = {p.path: p for p in pages}
+        cfg.plugins["sealbook"] = _plugin(page_map, sb, progress)
+        build(cfg)
+    except (MkDocsException, SystemExit) as exc:
+        raise RenderError(
+            str(site_dir),
+            f"mkdocs failed: {'; '.join(handler.messages) or exc}",
+            "rerun with --verbose and report it",
+        ) from None
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    for name in ("sitemap.xml", "sitemap.xml.gz"):
+        (site_dir / name).unlink(missing_ok=True)
+
+
+class _Collect(logging.Handler):
+    """Keeps mkdocs' warnings and errors for the one-line diagnostic."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0][:200])
+
+
+def light_environment() -> jinja2.Environment:
+    """The Jinja environment of the small pages (autoescape on, templates from site-template)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )
+
+
+def render_light(
+    env: jinja2.Environment, template: str, page_path: str, view: dict[str, Any], sb: SiteGlobals
+) -> bytes:
+    """One small page (alias, latest pointer, alert) as bytes."""
+    tpl = env.get_template(f"sealbook/light/{template}.html")
+    site = sb.to_template()
+    return tpl.render(sb=view, site=site, root=layout.root_of(page_path)).encode("utf-8")

@@ -1,0 +1,3 @@
+/* iframe-worker 1.0.4 frame globals (MIT, Copyright (c) 2020-2022 Martin Donath; see LICENSE).
+   Moved out of the shim's inline script by sealbook (Content-Security-Policy). */
+"use strict";(()=>{var w=document.currentScript.getAttribute("data-worker");window.postMessage=function(s,n){parent.postMessage(s,n||"*")};window.importScripts=function(...s){return s.reduce((n,e)=>n.then(()=>new Promise(r=>{let t=document.createElement("script");t.src=e,t.onload=r,document.body.appendChild(t)})),Promise.resolve())};addEventListener("error",({error})=>{parent.dispatchEvent(new ErrorEvent("error",{filename:w,error}))})})();
