@@ -34,6 +34,8 @@ from verifier.manifest import PARAM_RE, valid_slug, valid_snippet_id
 BASH_TIMEOUT_SECONDS = 20
 _BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
 _BLANK_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
+# Default-ignorable marks (Mn, so not caught by category): they render as nothing.
+_IGNORABLE_MARKS = frozenset({0x034F, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F})
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _BASH_LINE_RE = re.compile(r"/dev/stdin: line (\d+): (.*)")
 _WHAT = {
@@ -54,6 +56,7 @@ def danger(ch: str) -> str | None:
     if (
         category in ("Cf", "Zl", "Zp", "Co", "Cn", "Cs")
         or cp in _BLANK_LETTERS
+        or cp in _IGNORABLE_MARKS
         # Supplementary variation selectors can smuggle hidden bytes; FE00-FE0F also
         # follow every emoji, so they count as plain non-ASCII.
         or 0xE0100 <= cp <= 0xE01EF
@@ -172,14 +175,19 @@ def _code_lines(snippet: SourceSnippet) -> list[tuple[int, str, str]]:
     return [(i, line, line) for i, line in enumerate(raw)]
 
 
-def _check_characters(runbook: SourceRunbook, snippet: SourceSnippet) -> Iterator[Problem]:
-    """(3): the Trojan Source guard over one snippet."""
+def _check_characters(
+    runbook: SourceRunbook, snippet: SourceSnippet, fence: str
+) -> Iterator[Problem]:
+    """(3): the Trojan Source guard over one snippet and its opening ``fence`` line."""
     path = runbook.path
     raw = _LINE_BREAK_RE.split(snippet.raw)
-    for index, line in enumerate([snippet.language, *raw]):
+    # The whole fence line: a bidi control after the language could reorder an id or
+    # hide an opt-in from a reviewer. The id itself is reported by `_check_id`.
+    judged = [(fence.replace(snippet.id, ""), fence), *((line, line) for line in raw)]
+    for index, (line, shown) in enumerate(judged):
         for code in sorted({c for c in map(danger, line) if c is not None}):
             where = snippet.line + index
-            yield Problem(path, where, "error", code, f"{_WHAT[code]}: {visible(line)}")
+            yield Problem(path, where, "error", code, f"{_WHAT[code]}: {visible(shown)}")
     if snippet.allow_non_ascii:
         return
     warned: dict[str, list[int]] = {}
@@ -287,8 +295,10 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
     jobs: list[tuple[SourceRunbook, SourceSnippet]] = []
     for runbook in catalog.runbooks:
         problems += _check_names(runbook)
+        source_lines = _LINE_BREAK_RE.split(runbook.source.decode("utf-8"))
         for snippet in runbook.snippets:
-            problems += _check_characters(runbook, snippet)
+            fence = source_lines[snippet.line - 1] if snippet.line <= len(source_lines) else ""
+            problems += _check_characters(runbook, snippet, fence)
             if snippet.executable:
                 jobs.append((runbook, snippet))
     workers = max(1, min(8, os.cpu_count() or 1))
