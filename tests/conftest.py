@@ -68,3 +68,68 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+RUN_CATALOG = {
+    "ops/demo.md": """---
+title: Demo operations
+---
+# Demo operations
+
+## Mark
+```bash {#make-mark params="MARK"}
+echo ran > "${MARK:?}"
+```
+
+## Streams
+```bash {#streams}
+cat
+echo to-stderr >&2
+exit 3
+```
+
+## Clean start
+```bash {#clean-start}
+echo "BASH_ENV=${BASH_ENV-unset} SHELLOPTS=${SHELLOPTS}"
+type evil >/dev/null 2>&1 && echo evil-defined || echo no-evil
+echo "argv0=$0"
+```
+
+## Nothing
+```bash {#noop}
+true
+```
+
+## Version
+```bash {#version-echo}
+echo VERSION_TEXT
+```
+
+## Query
+```promql {#query}
+sum(rate(http_requests_total[5m]))
+```
+""",
+}
+
+
+@pytest.fixture(scope="session")
+def run_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two chained dev-signed releases (1.0.0, 1.1.0) of a small run catalog, signed once.
+
+    ``version-echo`` differs between them; the folder holds ``releases/``, ``dev/`` (its
+    ``sealbook.dev.toml`` is the policy) and ``runbooks/``.
+    """
+    from builder.release import make_release
+    from builder.runbook import load_catalog
+    from builder.sign import SigningTarget
+
+    root = tmp_path_factory.mktemp("run-releases")
+    target = SigningTarget(instance="dev", dev_state=root / "dev")
+    for version in ("1.0.0", "1.1.0"):
+        for rel, text in RUN_CATALOG.items():
+            path = root / "runbooks" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text.replace("VERSION_TEXT", version), encoding="utf-8")
+        make_release(load_catalog(root / "runbooks"), version, root / "releases", target)
+    return root
