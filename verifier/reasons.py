@@ -72,6 +72,10 @@ REASONS: tuple[tuple[str, str], ...] = (
         "the run started before its release's verified signing time (beyond skew)",
     ),
     ("run-unfinished", "a started run has no finished record"),
+    (
+        "run-unmatched",
+        "a finished record has no open started record of its run id, or its run fields differ",
+    ),
     ("run-refused", "sealbook run refused this run; nothing ran (reported, not a failure)"),
     ("log-recovered", "a torn line was found and recorded by a recovered record (reported)"),
 )
