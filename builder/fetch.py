@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote, urljoin, urlparse
 
 from verifier.errors import InputError, SealbookError
 from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME
-from verifier.release import MAX_MANIFEST_BYTES, read_limited
-from verifier.signature import MAX_BUNDLE_BYTES
+
+# verifier.release's limits; not imported, to keep a warm `sealbook run` light.
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_BUNDLE_BYTES = 1 << 20
 
 TIMEOUT_SECONDS = 15.0
 VERSIONS_JS = "assets/versions.js"  # verifier/sitelayout.py's layout
@@ -57,7 +57,7 @@ def _is_url(site: str) -> bool:
 
 def _as_path(site: str) -> Path:
     if site.startswith("file://"):
-        return Path(urllib.parse.unquote(urllib.parse.urlparse(site).path))
+        return Path(unquote(urlparse(site).path))
     return Path(site)
 
 
@@ -80,14 +80,35 @@ def fetch_release(site: str, version: str) -> SignedFiles:
     if not _is_url(site):
         return read_release(_as_path(site) / "releases" / version)
     base = site if site.endswith("/") else site + "/"
-    folder = urllib.parse.urljoin(base, f"releases/{urllib.parse.quote(version)}/")
+    folder = urljoin(base, f"releases/{quote(version)}/")
     manifest = _get(folder + MANIFEST_NAME, MAX_MANIFEST_BYTES)
     bundle = _get(folder + BUNDLE_NAME, MAX_BUNDLE_BYTES)
     return SignedFiles(manifest, bundle, folder)
 
 
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """Read a file of at most ``limit`` bytes or raise `InputError` naming it."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(str(path), f"{what} is missing", "check the path") from None
+    except OSError as exc:
+        raise InputError(
+            str(path), f"cannot read {what} ({exc.strerror})", "check permissions"
+        ) from None
+    if len(data) > limit:
+        raise InputError(
+            str(path), f"{what} is larger than {limit >> 20} MiB", "is this a release?"
+        )
+    return data
+
+
 def _get(url: str, limit: int) -> bytes:
     """GET ``url`` with a timeout and a size limit."""
+    import urllib.error  # only `--from URL` pays for the HTTP stack
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "sealbook-run"})  # noqa: S310 - http(s) only, checked by the caller
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
@@ -135,7 +156,7 @@ def newest_on_site(site: str) -> str | None:
     try:
         if _is_url(site):
             base = site if site.endswith("/") else site + "/"
-            raw = _get(urllib.parse.urljoin(base, VERSIONS_JS), 16 << 20)
+            raw = _get(urljoin(base, VERSIONS_JS), 16 << 20)
         else:
             raw = read_limited(_as_path(site) / VERSIONS_JS, 16 << 20, "versions.js")
         text = raw.decode("utf-8").strip()

@@ -1,0 +1,509 @@
+"""`sealbook-verify logs`: a clean log passes; every tamper fails with its own reason code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder.run import RunOptions, RunTarget, run_snippet
+from builder.runlog import RunLog, new_run_id
+from verifier._cli import main as verify_main
+from verifier.digests import canonical_json, digest
+from verifier.errors import RefusedError
+from verifier.manifest import Manifest
+from verifier.policy import TrustPolicy
+from verifier.results import Report, render_json
+from verifier.runlog import format_time, line_hash
+
+SLUG = "ops/demo"
+
+
+def manifest(root: Path, version: str) -> Manifest:
+    return Manifest.from_bytes((root / "releases" / version / "manifest.json").read_bytes())
+
+
+def snippet_digest(root: Path, version: str, snippet_id: str) -> str:
+    snippet = manifest(root, version).runbook(SLUG).snippet(snippet_id)  # type: ignore[union-attr]
+    assert snippet is not None
+    return snippet.digest
+
+
+@pytest.fixture(scope="module")
+def clean_log(run_releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log written by real runs: 2 of 1.0.0, 3 of 1.1.0, one refusal (9 records)."""
+    folder = tmp_path_factory.mktemp("clean-log")
+    log = folder / "runs.jsonl"
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    devnull = open("/dev/null", "wb")  # noqa: SIM115 - closed below
+    options = RunOptions(
+        releases=run_releases / "releases",
+        log=log,
+        cache=None,
+        out_fd=devnull.fileno(),
+        err_fd=devnull.fileno(),
+        say=lambda _line: None,
+        env={"MARK": str(folder / "mark"), "PATH": "/usr/bin:/bin"},
+    )
+    plan = [("1.0.0", "make-mark"), ("1.0.0", "version-echo"), ("1.1.0", "noop")]
+    plan += [("1.1.0", "query"), ("1.1.0", "version-echo"), ("1.1.0", "clean-start")]
+    for version, snippet_id in plan:
+        sha = snippet_digest(run_releases, version, snippet_id)
+        target = RunTarget.parse(f"{SLUG}@{version}", snippet_id, sha)
+        try:
+            run_snippet(target, policy, options)
+        except RefusedError:
+            assert snippet_id == "query"
+    devnull.close()
+    assert len(log.read_bytes().splitlines()) == 11
+    return log
+
+
+@pytest.fixture
+def log(clean_log: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "runs.jsonl"
+    shutil.copy(clean_log, copy)
+    return copy
+
+
+def verify(
+    root: Path, capsys: pytest.CaptureFixture[str], *logs: Path, extra: tuple[str, ...] = ()
+) -> tuple[int, dict[str, Any]]:
+    rc = verify_main(
+        [
+            "logs",
+            *map(str, logs),
+            "--releases",
+            str(root / "releases"),
+            "--policy",
+            str(root / "dev/sealbook.dev.toml"),
+            "--format",
+            "json",
+            *extra,
+        ]
+    )
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def codes(doc: dict[str, Any]) -> dict[int, str]:
+    """Line number -> reason code."""
+    return {int(r["item"].rsplit(":", 1)[1]): r["reason"] for r in doc["results"]}
+
+
+def lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def rewrite(path: Path, new: list[bytes]) -> None:
+    path.write_bytes(b"".join(new))
+
+
+def forge(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append records with the real writer (a valid chain: only anchoring stops this)."""
+    for record in records:
+        RunLog(path).append(record)
+
+
+def run_record(root: Path, version: str, snippet_id: str, kind: str, **over: Any) -> dict[str, Any]:
+    raw = (root / "releases" / version / "manifest.json").read_bytes()
+    record: dict[str, Any] = {
+        "type": kind,
+        "time": format_time(datetime.now(UTC)),
+        "run_id": "r1",
+        "host": "h",
+        "user": "u",
+        "slug": SLUG,
+        "release": version,
+        "manifest_digest": digest(raw),
+        "snippet_id": snippet_id,
+        "snippet_digest": snippet_digest(root, version, snippet_id),
+        "params": {},
+    }
+    if kind == "finished":
+        record |= {"exit_code": 0, "duration_ms": 1, "stdout_digest": digest(b"")}
+        record["stderr_digest"] = digest(b"")
+    return record | over
+
+
+# -- clean --------------------------------------------------------------------
+
+
+def test_clean_log_passes_with_refusal_reported(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 0, doc
+    found = codes(doc)
+    assert found.pop(7) == "run-refused"
+    assert set(found.values()) == {"verified"}
+    assert doc["summary"] == {"dev": True, "failed": 0, "total": 11, "verified": 11}
+
+
+def test_json_is_deterministic_carries_its_digest_and_equals_report_rendering(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    lines_ = lines(log)
+    lines_[2] = lines_[2].replace(b'"host":"', b'"host":"X')  # one failure in the report
+    rewrite(log, lines_)
+    argv = ["logs", str(log), "--releases", str(run_releases / "releases")]
+    argv += ["--policy", str(run_releases / "dev/sealbook.dev.toml"), "--format", "json"]
+    assert verify_main(argv) == 1
+    first = capsys.readouterr().out
+    verify_main(argv)
+    assert capsys.readouterr().out == first
+    doc = json.loads(first)
+    claimed = doc.pop("digest")
+    assert claimed == digest(canonical_json(doc))
+    from verifier.logs import verify_logs
+
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    report = verify_logs([log], run_releases / "releases", policy)
+    assert first == render_json(Report("logs", report.results, context=report.context))
+
+
+def test_text_and_junit(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    rewrite(log, lines(log)[:-1])  # started with no finished
+    argv = ["logs", str(log), "--releases", str(run_releases / "releases")]
+    argv += ["--policy", str(run_releases / "dev/sealbook.dev.toml")]
+    assert verify_main(argv) == 1
+    text = capsys.readouterr().out
+    assert "ok   record" in text and "verified [DEV] (6 records)" in text
+    assert "FAIL record" in text and "run-unfinished" in text
+    assert "9/10 records verified; 1 failed" in text
+    assert verify_main([*argv, "--format", "junit"]) == 1
+    suite = ET.fromstring(capsys.readouterr().out)
+    assert suite.get("tests") == "10" and suite.get("failures") == "1"
+    assert len(suite.findall("testcase")) == 10
+
+
+# -- tampering ----------------------------------------------------------------
+
+STARTED_LINE = 5  # started noop @1.1.0 (line 6 is its finished record)
+# What the edited record itself reports; the next record always reports log-chain-broken.
+EDITS: dict[str, tuple[object, str]] = {
+    "schema": ("sealbook.run/v2", "record-malformed"),
+    "seq": (99, "log-sequence-gap"),
+    "prev": ("sha256:" + "1" * 64, "log-chain-broken"),
+    "type": ("refused", "record-malformed"),
+    "time": ("2000-01-01T00:00:00.000Z", "run-before-release"),
+    "run_id": ("forged", "run-unfinished"),
+    "host": ("elsewhere", "verified"),
+    "user": ("mallory", "verified"),
+    "slug": ("ops/other", "runbook-unknown"),
+    "release": ("1.0.0", "manifest-digest-mismatch"),
+    "manifest_digest": ("sha256:" + "2" * 64, "manifest-digest-mismatch"),
+    "snippet_id": ("make-mark", "snippet-digest-mismatch"),
+    "snippet_digest": ("sha256:" + "3" * 64, "snippet-digest-mismatch"),
+    "params": ({"MARK": "/tmp/x"}, "record-malformed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_edited_record_every_field(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None, name: str
+) -> None:
+    value, own = EDITS[name]
+    lines_ = lines(log)
+    record = json.loads(lines_[STARTED_LINE - 1])
+    assert record["type"] == "started" and record["snippet_id"] == "noop"
+    record[name] = value
+    lines_[STARTED_LINE - 1] = canonical_json(record) + b"\n"
+    rewrite(log, lines_)
+    rc, doc = verify(run_releases, capsys, log)
+    found = codes(doc)
+    assert rc == 1
+    assert found[STARTED_LINE] == own, doc["results"][STARTED_LINE - 1]
+    assert found[STARTED_LINE + 1] == "log-chain-broken"
+
+
+@pytest.mark.parametrize(
+    "name", ["exit_code", "duration_ms", "stdout_digest", "stderr_digest", "time", "run_id"]
+)
+def test_edited_finished_record_fields(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None, name: str
+) -> None:
+    lines_ = lines(log)
+    record = json.loads(lines_[STARTED_LINE])
+    record[name] = {"exit_code": 1, "duration_ms": 999, "run_id": "x"}.get(
+        name, "2026-01-01T00:00:00.000Z" if name == "time" else "sha256:" + "4" * 64
+    )
+    lines_[STARTED_LINE] = canonical_json(record) + b"\n"
+    rewrite(log, lines_)
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc)[STARTED_LINE + 2] == "log-chain-broken"
+
+
+@pytest.mark.parametrize(
+    ("attack", "line", "reason"),
+    [
+        ("deleted", 5, "log-chain-broken"),
+        ("inserted", 5, "log-chain-broken"),
+        ("duplicated", 6, "log-chain-broken"),
+        ("swapped", 5, "log-chain-broken"),
+        ("malformed", 5, "record-malformed"),
+    ],
+)
+def test_record_deleted_inserted_duplicated_swapped(
+    run_releases: Path,
+    log: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_sockets: None,
+    attack: str,
+    line: int,
+    reason: str,
+) -> None:
+    lines_ = lines(log)
+    i = STARTED_LINE - 1
+    if attack == "deleted":
+        del lines_[i]
+    elif attack == "inserted":
+        lines_.insert(i, lines_[i - 2])
+    elif attack == "duplicated":
+        lines_.insert(i, lines_[i])
+    elif attack == "swapped":
+        lines_[i], lines_[i + 1] = lines_[i + 1], lines_[i]
+    else:
+        lines_[i] = b"this is not json\n"
+    rewrite(log, lines_)
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1
+    assert codes(doc)[line] == reason, doc["results"][line - 1]
+
+
+def test_deletion_also_shows_the_sequence_gap(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    lines_ = lines(log)
+    del lines_[STARTED_LINE - 1 : STARTED_LINE + 1]
+    rewrite(log, lines_)
+    _rc, doc = verify(run_releases, capsys, log)
+    assert "seq 7 follows 4" in doc["results"][STARTED_LINE - 1]["detail"]
+
+
+def test_last_line_torn_mid_way(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) - 40])
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc)[11] == "log-truncated"
+
+
+def test_last_records_removed_caught_only_by_expect_head(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    all_lines = lines(log)
+    head = f"{len(all_lines)}:{line_hash(all_lines[-1])}"
+    rewrite(log, all_lines[:-3])
+    rc, _doc = verify(run_releases, capsys, log)
+    assert rc == 1  # a started record lost its finished one; remove a whole pair instead:
+    rewrite(log, all_lines[:-4])
+    rc, _doc = verify(run_releases, capsys, log)
+    assert rc == 0, "without an anchor, removing whole runs from the end is invisible"
+    rc, doc = verify(run_releases, capsys, log, extra=("--expect-head", head))
+    assert rc == 1 and codes(doc)[7] == "log-head-mismatch"
+
+
+def test_expect_head_of_a_rewritten_record(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    all_lines = lines(log)
+    head = f"4:{line_hash(all_lines[3])}"
+    rc, _doc = verify(run_releases, capsys, log, extra=("--expect-head", head))
+    assert rc == 0
+    rc, doc = verify(run_releases, capsys, log, extra=("--expect-head", "4:sha256:" + "5" * 64))
+    assert rc == 1 and codes(doc)[4] == "log-head-mismatch"
+
+
+def test_record_naming_a_release_that_does_not_exist(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    started = run_record(run_releases, "1.1.0", "noop", "started", release="4.0.0")
+    forge(log, [started, run_record(run_releases, "1.1.0", "noop", "finished", release="4.0.0")])
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc) == {1: "release-unknown", 2: "release-unknown"}
+
+
+def test_snippet_digest_from_another_release(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    old = snippet_digest(run_releases, "1.0.0", "version-echo")
+    assert old != snippet_digest(run_releases, "1.1.0", "version-echo")
+    forge(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "version-echo", kind, snippet_digest=old)
+            for kind in ("started", "finished")
+        ],
+    )
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc)[1] == "snippet-digest-mismatch"
+
+
+def test_run_dated_before_its_release_was_signed(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    early = "2020-01-01T00:00:00.000Z"
+    forge(
+        log,
+        [run_record(run_releases, "1.1.0", "noop", k, time=early) for k in ("started", "finished")],
+    )
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc) == {1: "run-before-release", 2: "run-before-release"}
+
+
+def test_started_with_no_finished(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    forge(log, [run_record(run_releases, "1.1.0", "noop", "started")])
+    forge(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "noop", k, run_id="r2")
+            for k in ("started", "finished")
+        ],
+    )
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc) == {1: "run-unfinished", 2: "verified", 3: "verified"}
+
+
+def test_finished_with_no_started_or_other_fields(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    forge(log, [run_record(run_releases, "1.1.0", "noop", "finished")])
+    forge(log, [run_record(run_releases, "1.1.0", "noop", "started", run_id="r2")])
+    forge(log, [run_record(run_releases, "1.1.0", "noop", "finished", run_id="r2", host="other")])
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc) == {1: "run-unmatched", 2: "verified", 3: "run-unmatched"}
+
+
+# -- torn tails and recovery ----------------------------------------------------
+
+
+def test_honest_recovered_record_is_reported(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    torn = lines(log)[2][:57]
+    with log.open("ab") as fh:
+        fh.write(torn)
+    forge(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "noop", k, run_id="r9")
+            for k in ("started", "finished")
+        ],
+    )
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 0, doc
+    found = codes(doc)
+    assert found[12] == "log-recovered" and found[13] == "log-recovered"
+    recovered = json.loads(lines(log)[12])
+    assert recovered["type"] == "recovered" and recovered["seq"] == 12
+    assert recovered["torn_digest"] == digest(torn) and recovered["torn_bytes"] == 57
+    assert doc["summary"]["failed"] == 0
+
+
+def _write_partial(log: Path, record: dict[str, Any], keep: int) -> None:
+    """Append what a writer dying after ``keep`` bytes of its append would leave."""
+    data = RunLog._lines(RunLog(log).tail(), record)[0]
+    with log.open("ab") as fh:
+        fh.write(data[:keep])
+
+
+def test_torn_recovery_of_a_torn_line_is_recovered_as_one_region(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    forge(log, [run_record(run_releases, "1.1.0", "noop", "started", run_id="a")])
+    _write_partial(log, run_record(run_releases, "1.1.0", "noop", "finished", run_id="a"), 40)
+    # The next writer dies half-way through its recovery too.
+    _write_partial(log, run_record(run_releases, "1.1.0", "noop", "started", run_id="b"), 30)
+    forge(
+        log,
+        [run_record(run_releases, "1.1.0", "noop", k, run_id="c") for k in ("started", "finished")],
+    )
+    rc, doc = verify(run_releases, capsys, log)
+    found = codes(doc)
+    assert (found[2], found[3], found[4]) == ("log-recovered",) * 3, doc["results"]
+    assert found[1] == "run-unfinished" and found[5] == found[6] == "verified"
+    assert rc == 1
+    assert json.loads(lines(log)[3])["torn_bytes"] == 40 + 30
+
+
+def test_torn_line_missing_only_its_newline(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    forge(log, [run_record(run_releases, "1.1.0", "noop", "started", run_id="a")])
+    _write_partial(log, run_record(run_releases, "1.1.0", "noop", "finished", run_id="a"), -1)
+    forge(
+        log,
+        [run_record(run_releases, "1.1.0", "noop", k, run_id="c") for k in ("started", "finished")],
+    )
+    rc, doc = verify(run_releases, capsys, log)
+    # The torn bytes are kept and recovered; run "a" never finished on record.
+    assert codes(doc) == {
+        1: "run-unfinished",
+        2: "log-recovered",
+        3: "log-recovered",
+        4: "verified",
+        5: "verified",
+    }, doc["results"]
+    assert rc == 1
+
+
+def test_recovered_record_naming_other_bytes_breaks_the_chain(
+    run_releases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    forge(log, [run_record(run_releases, "1.1.0", "noop", k) for k in ("started", "finished")])
+    bogus = {"type": "recovered", "time": format_time(datetime.now(UTC)), "run_id": new_run_id()}
+    bogus |= {"host": "h", "user": "u", "torn_digest": digest(b"x"), "torn_bytes": 1}
+    forge(log, [bogus])
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc)[3] == "log-chain-broken"
+
+
+# -- whole-input problems -----------------------------------------------------
+
+
+def test_exit_codes_for_unreadable_inputs(
+    run_releases: Path,
+    log: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_sockets: None,
+) -> None:
+    base = ["--releases", str(run_releases / "releases")]
+    policy = ["--policy", str(run_releases / "dev/sealbook.dev.toml")]
+    assert verify_main(["logs", str(tmp_path / "missing.jsonl"), *base, *policy]) == 3
+    assert verify_main(["logs", str(log), *base, "--policy", str(tmp_path / "none.toml")]) == 4
+    assert verify_main(["logs", str(log), "--releases", str(tmp_path / "none"), *policy]) == 3
+    two = ["--expect-head", "1:sha256:" + "0" * 64] * 2
+    assert verify_main(["logs", str(log), *base, *policy, *two]) == 2
+    assert verify_main(["logs", str(log), *base, *policy, "--expect-head", "nonsense"]) == 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert verify_main(["logs", str(empty), *base, *policy]) == 1
+    capsys.readouterr()
+
+
+def test_log_head_command(log: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from builder._cli import main as sealbook
+
+    assert sealbook(["log", "head", "--log", str(log)]) == 0
+    assert capsys.readouterr().out == f"11:{line_hash(lines(log)[-1])}\n"
+    assert sealbook(["log", "head", "--log", str(tmp_path / "none.jsonl")]) == 0
+    assert capsys.readouterr().out == "0:sha256:" + "0" * 64 + "\n"
