@@ -53,6 +53,8 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("param-missing", "a parameter the snippet declares was not set"),
     # -- site -------------------------------------------------------------------
     ("site-manifest-malformed", "site-manifest.json is missing or malformed"),
+    # A preview page is wholly unsigned: that is the diagnosis that matters, whatever else differs.
+    ("site-unsigned-preview", "the page was built by `sealbook preview` from unsigned sources"),
     ("site-file-missing", "a file listed in site-manifest.json is missing"),
     ("site-file-unexpected", "a file is in the site but not in site-manifest.json"),
     ("site-file-modified", "a file's bytes differ from its digest in site-manifest.json"),
@@ -62,7 +64,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ),
     ("site-latest-mismatch", "a 'latest' page or column does not point at the chain head"),
     ("site-asset-unknown", "a theme asset differs from the one this sealbook version ships"),
-    ("site-unsigned-preview", "the page was built by `sealbook preview` from unsigned sources"),
+    (
+        "site-page-unsafe",
+        "a page carries an inline or foreign script, an event handler or a script URL",
+    ),
     # -- run log ----------------------------------------------------------------
     ("log-chain-broken", "prev does not equal the sha256 of the previous line's raw bytes"),
     ("log-sequence-gap", "the sequence number does not follow the previous record's"),

@@ -9,10 +9,11 @@ URL scheme (all relative to the site root, ``use_directory_urls: false``)::
     index.html                                  catalog (home)
     releases.html                               every release, newest first
     audit.html                                  policy, roots, how to verify offline
-    releases/<version>/index.html               one release: provenance, changes, downloads
-    releases/<version>/manifest.json            the signed manifest (exact bytes)
-    releases/<version>/manifest.json.sigstore.json   its Sigstore bundle
-    releases/<version>/runbooks/<slug>.html     alias: <slug> as of <version>
+    releases/<version>/manifest.json            the signed release, byte for byte: manifest,
+    releases/<version>/manifest.json.sigstore.json   bundle and frozen sources, so that
+    releases/<version>/runbooks/<slug>.md       `sealbook-verify releases SITE/releases` works
+    versions/<version>/index.html               one release: provenance, changes, downloads
+    versions/<version>/runbooks/<slug>.html     alias: <slug> as of <version>
     runbooks/<slug>/r<revision>.html            one page per revision (distinct content)
     runbooks/<slug>/latest.html                 points at the chain head's revision
     runbooks/<slug>/diff-r<a>-r<b>.html         diff between consecutive revisions
@@ -42,6 +43,13 @@ HOME = "index.html"
 RELEASES_PAGE = "releases.html"
 AUDIT_PAGE = "audit.html"
 PREVIEW_META = "sealbook-preview"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self'; "
+    "frame-src 'self'; child-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; object-src 'none'"
+)
+"""Every page's Content-Security-Policy: no inline or foreign scripts, nothing external."""
 """``<meta name="sealbook-preview">`` marks every page built by ``sealbook preview``."""
 
 ALERT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
@@ -72,12 +80,17 @@ def diff_page(slug: str, old: int, new: int) -> str:
 
 def alias_page(version: str, slug: str) -> str:
     """The small page for ``slug`` as of release ``version``."""
-    return f"releases/{version}/runbooks/{slug}.html"
+    return f"versions/{version}/runbooks/{slug}.html"
 
 
 def release_page(version: str) -> str:
     """The page of one release."""
-    return f"releases/{version}/index.html"
+    return f"versions/{version}/index.html"
+
+
+def release_source(version: str, slug: str) -> str:
+    """Where the frozen source of ``slug`` in release ``version`` is published."""
+    return f"releases/{version}/runbooks/{slug}.md"
 
 
 def release_manifest(version: str) -> str:

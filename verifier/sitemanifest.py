@@ -33,6 +33,7 @@ ROLES: dict[str, str] = {
     "search-index": "search/search_index.json and .js, built from signed data only",
     "release-manifest": "releases/<version>/manifest.json, the signed bytes",
     "release-bundle": "releases/<version>/manifest.json.sigstore.json",
+    "release-source": "releases/<version>/runbooks/<slug>.md, a frozen source",
     "trusted-root": "trust/<hex>.json, a trusted root of the building policy",
 }
 

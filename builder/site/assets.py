@@ -79,12 +79,13 @@ def static_files(folder: Path) -> dict[str, Path]:
 def theme_fingerprint() -> str:
     """Digest over every template and asset file plus the renderer versions (cache keys)."""
     parts: list[bytes] = []
-    for folder in (template_dir(), material_dir()):
+    # The rendering code itself too: a changed renderer must not reuse pages of the old one.
+    for folder in (template_dir(), material_dir(), Path(__file__).parent):
         for dirpath, dirs, files in os.walk(folder):
             dirs.sort()
             for name in sorted(files):
                 path = Path(dirpath) / name
-                if "__pycache__" in path.parts:
+                if "__pycache__" in path.parts or path.suffix == ".pyc":
                     continue
                 parts.append(path.relative_to(folder).as_posix().encode())
                 parts.append(digest(path.read_bytes()).encode())

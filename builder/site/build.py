@@ -140,10 +140,9 @@ def _build_into(
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
         render_material(material, build.absolute(), Path(work), sb, progress)
     roles.update({p.path: "page" for p in material})
-    roles["404.html"] = "page"
     for path in reuse:
         cache.link(path, build)
-        roles[path] = "alias" if path.startswith("releases/") and "/runbooks/" in path else "page"
+        roles[path] = "alias" if path.startswith("versions/") and "/runbooks/" in path else "page"
     # (4)
     env = light_environment()
     for alias in light_todo:
@@ -181,6 +180,10 @@ def _build_into(
             if rel.bundle_bytes is not None:
                 _write(build, layout.release_bundle(rel.version), rel.bundle_bytes)
                 roles[layout.release_bundle(rel.version)] = "release-bundle"
+            for rb in rel.manifest.runbooks:
+                path = layout.release_source(rel.version, rb.slug)
+                _write(build, path, read_source(rel, rb))
+                roles[path] = "release-source"
         for fingerprint, raw in sorted(roots.items()):
             _write(build, layout.trusted_root_file(fingerprint), raw)
             roles[layout.trusted_root_file(fingerprint)] = "trusted-root"

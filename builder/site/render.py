@@ -32,13 +32,8 @@ from verifier.errors import SealbookError
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self'; "
-    "frame-src 'self'; child-src 'self'; manifest-src 'self'; base-uri 'none'; "
-    "form-action 'none'; object-src 'none'"
-)
-"""Every page's Content-Security-Policy: no inline or foreign scripts, nothing external."""
+CSP = layout.CSP
+
 
 NAV = (("Catalog", "index.md"), ("Releases", "releases.md"), ("Audit", "audit.md"))
 
@@ -209,7 +204,8 @@ def render_material(
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-    for name in ("sitemap.xml", "sitemap.xml.gz"):
+    # No sitemap (no site_url); no 404.html (material links it by absolute URLs, useless offline).
+    for name in ("sitemap.xml", "sitemap.xml.gz", "404.html"):
         (site_dir / name).unlink(missing_ok=True)
 
 

@@ -241,6 +241,8 @@ def release_view(page: m.ReleasePage, site: SiteContext) -> dict[str, Any]:
         "commit": rel.manifest.source_commit,
         "previous": rel.manifest.previous.version if rel.manifest.previous else None,
         "root_url": layout.relative(page.path, root_url) if root_url else None,
+        "manifest_url": layout.relative(page.path, layout.release_manifest(rel.version)),
+        "bundle_url": layout.relative(page.path, layout.release_bundle(rel.version)),
         "added": list(page.changes.added),
         "changed": [(slug, layout.relative(page.path, diff)) for slug, diff in page.diffs],
         "retired": list(page.changes.retired),
