@@ -237,7 +237,7 @@ def search_docs(head: Manifest) -> list[dict[str, Any]]:
                 "location": revision_page(rb.slug, rb.revision),
                 "title": html.escape(rb.title),
                 "text": html.escape(" \u00b7 ".join(p for p in parts if p)),
-                "tags": text_list(meta.get("tags")) + alerts,
+                "tags": [html.escape(t) for t in text_list(meta.get("tags")) + alerts],
             }
         )
     return docs

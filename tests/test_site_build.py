@@ -1,0 +1,96 @@
+"""`sealbook build`: verify first, write nothing on failure, publish atomically, keep the old site."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from builder._cli import main as sealbook
+from tests.site_helpers import signed_site
+
+
+def _run(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = sealbook(list(argv))
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_tampered_release_writes_nothing(tmp_path: Path) -> None:
+    s = signed_site()
+    releases = tmp_path / "releases"
+    shutil.copytree(s.releases, releases)
+    with (releases / "1.0/runbooks/ops/restart.md").open("a") as fh:
+        fh.write("\nrm -rf /\n")
+    code, output = _run(
+        "build",
+        "--releases",
+        str(releases),
+        "--out",
+        str(tmp_path / "site"),
+        "--policy",
+        str(s.policy),
+    )
+    assert code == 1
+    assert "source-digest-mismatch" in output and "nothing was written" in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["releases"]
+
+
+def test_failed_build_leaves_previous_site_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = signed_site()
+    out = tmp_path / "site"
+    assert (
+        _run("build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy))[
+            0
+        ]
+        == 0
+    )
+    before = os.readlink(out)
+    builds = sorted(p.name for p in (tmp_path / ".site.builds").iterdir())
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("builder.site.build.render_material", boom)
+    code, output = _run(
+        "build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy)
+    )
+    assert code != 0 and "disk full" in output
+    assert os.readlink(out) == before
+    assert sorted(p.name for p in (tmp_path / ".site.builds").iterdir()) == builds
+
+
+def test_out_that_is_a_real_folder_is_refused(tmp_path: Path) -> None:
+    s = signed_site()
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, output = _run(
+        "build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy)
+    )
+    assert code == 1 and "not a site published by sealbook" in output
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_expect_latest_mismatch_refuses(tmp_path: Path) -> None:
+    s = signed_site()
+    code, output = _run(
+        "build",
+        "--releases",
+        str(s.releases),
+        "--out",
+        str(tmp_path / "site"),
+        "--policy",
+        str(s.policy),
+        "--expect-latest",
+        "1.0:sha256:" + "0" * 64,
+    )
+    assert code == 1 and "release-not-latest" in output
+    assert not (tmp_path / "site").exists()
