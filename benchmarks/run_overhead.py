@@ -46,7 +46,9 @@ def median_ms(argv: list[str], runs: int, env: dict[str, str], before: object = 
         if callable(before):
             before()
         start = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
