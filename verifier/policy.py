@@ -25,7 +25,9 @@ a releases folder or a site.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,17 @@ DEFAULT_SKEW_SECONDS = 300
 POLICY_ENV = "SEALBOOK_POLICY"
 POLICY_FILE = "sealbook.toml"
 MAX_POLICY_BYTES = 1 << 20
+
+
+MAX_ROOT_BYTES = 16 << 20
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file; OSError otherwise (a FIFO would block forever)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read(limit)
 
 
 @dataclass(frozen=True)
@@ -160,8 +173,7 @@ class TrustPolicy:
                 "pass --policy FILE; see docs/policy.md",
             )
         try:
-            with path.open("rb") as fh:
-                raw = fh.read(MAX_POLICY_BYTES + 1)
+            raw = read_regular(path, MAX_POLICY_BYTES + 1)
         except OSError as exc:
             raise TrustError(
                 str(path), f"cannot read the policy ({exc.strerror})", "check the path"
@@ -222,7 +234,7 @@ def _parse_roots(value: Any, path: Path) -> dict[str, TrustRoot]:
         else:
             root_path, pinned = (path.parent / ref), None
         try:
-            raw = root_path.read_bytes()
+            raw = read_regular(root_path, MAX_ROOT_BYTES)
         except OSError as exc:
             raise TrustError(
                 where,

@@ -150,7 +150,8 @@ def record_problem(record: object) -> str | None:
     """
     if type(record) is not dict:
         return "not a JSON object"
-    fields = FIELDS.get(record.get("type"))  # type: ignore[arg-type]
+    kind = record.get("type")
+    fields = FIELDS.get(kind) if type(kind) is str else None  # a list or dict is unhashable
     if fields is None:
         return f"type must be one of {', '.join(TYPES)}"
     if record.keys() != fields:
@@ -194,7 +195,8 @@ def type_problem(record: dict[str, Any]) -> str | None:
         if not (is_digest(record["stdout_digest"]) and is_digest(record["stderr_digest"])):
             return "stdout_digest and stderr_digest must be sha256:<64 hex>"
     elif kind == "refused":
-        if record["reason"] not in CODES or record["reason"] == "verified":
+        reason = record["reason"]
+        if type(reason) is not str or reason not in CODES or reason == "verified":
             return "reason must be a documented reason code"
         if not _text(record["detail"]):
             return f"detail must be a string of at most {MAX_TEXT} characters"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from verifier.commands._options import add_format, emit
 from verifier.errors import VerificationError
-from verifier.policy import AllowedSigner, TrustPolicy, TrustRoot
+from verifier.policy import MAX_ROOT_BYTES, AllowedSigner, TrustPolicy, TrustRoot, read_regular
 from verifier.release import read_limited
 from verifier.results import Report, Result
 from verifier.signature import parse_bundle, verify_signature
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from verifier.errors import TrustError
 
     try:
-        root_raw = root_path.read_bytes()
+        root_raw = read_regular(root_path, MAX_ROOT_BYTES)
     except OSError as exc:
         raise TrustError(
             str(root_path), f"cannot read the trusted root ({exc.strerror})", "check --trusted-root"
