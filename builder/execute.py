@@ -156,8 +156,7 @@ def _capture_files(capture: Path | None) -> tuple[IO[bytes] | None, IO[bytes] | 
         return None, None
     capture.mkdir(mode=0o700, parents=True, exist_ok=True)
     return tuple(  # type: ignore[return-value]
-        tempfile.NamedTemporaryFile(dir=capture, prefix=".tmp-", delete=False)
-        for _ in range(2)
+        tempfile.NamedTemporaryFile(dir=capture, prefix=".tmp-", delete=False) for _ in range(2)
     )
 
 
