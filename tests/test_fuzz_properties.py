@@ -32,6 +32,7 @@ from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, Manifest
 from verifier.policy import TrustPolicy
 from verifier.runlog import Head, decode, line_hash, record_problem
 from verifier.signature import parse_bundle
+from verifier.sitemanifest import SiteManifest
 
 FAST = settings(
     max_examples=200,
@@ -269,6 +270,27 @@ def test_bundle_parser_raises_only_input_error(seeds: Seeds, data: st.DataObject
     raw = data.draw(mutated(seeds.bundle) | json_mutated(seeds.bundle) | st.binary(max_size=200))
     with contextlib.suppress(InputError):
         parse_bundle(raw, "b.json")
+
+
+SITE_MANIFEST = json.dumps(
+    {
+        "schema": "sealbook.site/v1",
+        "generator": {"sealbook": "0.1.0", "theme": ["mkdocs-material"]},
+        "preview": False,
+        "head": {"version": "1.0", "manifest_digest": "sha256:" + "0" * 64},
+        "files": {"index.html": {"role": "page", "digest": "sha256:" + "1" * 64}},
+    }
+).encode()
+
+
+@FAST
+@given(raw=mutated(SITE_MANIFEST) | json_mutated(SITE_MANIFEST) | st.binary(max_size=200))
+def test_site_manifest_parser_raises_only_input_error(raw: bytes) -> None:
+    try:
+        parsed = SiteManifest.from_bytes(raw, "site-manifest.json")
+    except InputError:
+        return
+    assert all(".." not in path.split("/") and not path.startswith("/") for path in parsed.files)
 
 
 # --- run logs -----------------------------------------------------------------------------------

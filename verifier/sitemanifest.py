@@ -87,6 +87,8 @@ class SiteManifest:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise fail(f"not valid JSON ({exc})") from None
+        except RecursionError:
+            raise fail("not valid JSON (nested too deeply)") from None
         if not isinstance(data, dict) or set(data) != {
             "schema",
             "generator",
@@ -127,6 +129,7 @@ class SiteManifest:
             if (
                 not isinstance(entry, dict)
                 or set(entry) != {"role", "digest"}
+                or not isinstance(entry["role"], str)
                 or entry["role"] not in ROLES
                 or not is_digest(entry["digest"])
             ):
