@@ -16,7 +16,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from builder.release import make_release
@@ -285,6 +285,8 @@ SITE_MANIFEST = json.dumps(
 
 @FAST
 @given(raw=mutated(SITE_MANIFEST) | json_mutated(SITE_MANIFEST) | st.binary(max_size=200))
+@example(raw=b"[" * 5000)
+@example(raw=SITE_MANIFEST.replace(b'"role": "page"', b'"role": []'))
 def test_site_manifest_parser_raises_only_input_error(raw: bytes) -> None:
     try:
         parsed = SiteManifest.from_bytes(raw, "site-manifest.json")
@@ -402,3 +404,52 @@ def test_verifier_cli_only_returns_documented_exit_codes(
     assert "Traceback" not in err.getvalue()
     if code in (3, 4):
         assert len(err.getvalue().splitlines()) == 1, err.getvalue()
+
+
+# --- inputs that crashed sealbook once (found by these properties and fuzz/run.py) -------------
+
+
+def _log_line(seeds: Seeds, **changes: object) -> bytes:
+    record = json.loads(seeds.log.splitlines()[-1])
+    record.update(changes)
+    return json.dumps(record).encode()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "manifest-deep",
+        "manifest-nan",
+        "manifest-surrogate",
+        "policy-deep",
+        "log-deep",
+        "log-type-list",
+        "log-reason-list",
+        "emptied-log-anchored",
+    ],
+)
+def test_known_crashers_stay_fixed(seeds: Seeds, index: ReleaseIndex, case: str) -> None:
+    if case == "manifest-deep":
+        with pytest.raises(InputError, match="nested too deeply"):
+            Manifest.from_bytes(b"[" * 5000)
+    elif case == "manifest-nan":
+        with pytest.raises(InputError, match="NaN"):
+            Manifest.from_bytes(seeds.manifest.replace(b'"revision":1', b'"revision":NaN', 1))
+    elif case == "manifest-surrogate":
+        with pytest.raises(InputError, match="surrogates"):
+            Manifest.from_bytes(seeds.manifest.replace(b'"title":"Restart"', b'"title":"\\udc80"'))
+    elif case == "policy-deep":
+        with pytest.raises(TrustError, match="nested too deeply"):
+            TrustPolicy.from_toml(b"a = " + b"[" * 5000, seeds.policy_path)
+    elif case == "log-deep":
+        assert decode(b"[" * 5000) is None
+    elif case in ("log-type-list", "log-reason-list"):
+        field = "type" if case == "log-type-list" else "reason"
+        line = _log_line(seeds, **{field: []})
+        assert record_problem(json.loads(line)) is not None
+        verifier = LogVerifier("x.jsonl", index, None)
+        verifier.line(line)
+        assert verifier.close().result(0).reason == "record-malformed"
+    else:
+        results = LogVerifier("x.jsonl", index, seeds.head).close()
+        assert [results.result(i).reason for i in range(len(results))] == ["log-head-mismatch"]
