@@ -7,6 +7,8 @@ never touched: every path is inside that folder and passed explicitly.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from pathlib import Path
 from verifier.errors import SealbookError, UsageError
 
 MARKER = ".sealbook-demo"
+RUN_SLUG, RUN_SNIPPET = "hosts/disk-full", "smoke-check"
 DEFAULT_DIR = Path("sealbook-demo")
 VERSIONS = ("2026.11.0", "2026.11.1")
 # The second release changes these two runbooks (a reviewed wording fix and a new check).
@@ -94,8 +97,12 @@ class Demo:
                 path.write_text(path.read_text(encoding="utf-8") + note, encoding="utf-8")
             self._release(VERSIONS[1])
             self.policy = dev.policy_path
-        self.say("dev instance stopped; everything below is offline verification")
+        self.say("dev instance stopped; everything below is offline")
         self._verify_releases()
+        self._build_site()
+        self._run_snippet()
+        self._audit()
+        self._summary()
 
     def _release(self, version: str) -> None:
         from builder.lint import check_catalog
@@ -128,4 +135,132 @@ class Demo:
         self.head_anchor = f"{head.version}:{head.manifest_digest}"
         self.say(
             f"verified {len(verdict.chain)} releases and their chain [DEV]; head {self.head_anchor}"
+        )
+
+    # -- site, run, audit ----------------------------------------------------------
+
+    @property
+    def site(self) -> Path:
+        return self.folder / "site"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "runs.jsonl"
+
+    def _cli(self, main: Callable[[list[str]], int], argv: list[str], what: str) -> str:
+        """Run a CLI in-process, keep its output, fail the demo if it fails."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+        if code != 0:
+            raise DemoError(
+                what,
+                f"exit {code}: {(err.getvalue() or out.getvalue()).strip()[-400:]}",
+                "rerun with --verbose",
+            )
+        return out.getvalue()
+
+    def _build_site(self) -> None:
+        from builder._cli import main
+
+        out = self._cli(
+            main,
+            [
+                "build",
+                "--releases",
+                str(self.releases),
+                "--out",
+                str(self.site),
+                "--policy",
+                str(self.policy),
+                "--expect-latest",
+                self.head_anchor,
+            ],
+            "sealbook build",
+        )
+        self.say(out.splitlines()[0] if out else f"built {self.site}")
+        from verifier._cli import main as verify
+
+        report = self._cli(
+            verify,
+            [
+                "site",
+                str(self.site),
+                "--releases",
+                str(self.releases),
+                "--policy",
+                str(self.policy),
+                "--expect-latest",
+                self.head_anchor,
+            ],
+            "sealbook-verify site",
+        )
+        self.say(f"sealbook-verify site: {report.strip().splitlines()[-1]}")
+
+    def _run_snippet(self) -> None:
+        from builder.run import RunTarget, run_snippet
+        from builder.verdict_cache import VerdictCache
+        from verifier.manifest import Manifest
+        from verifier.policy import TrustPolicy
+
+        version = self.head_anchor.split(":", 1)[0]
+        manifest = Manifest.from_bytes((self.releases / version / "manifest.json").read_bytes())
+        runbook = manifest.runbook(RUN_SLUG)
+        snippet = runbook.snippet(RUN_SNIPPET) if runbook else None
+        if snippet is None:
+            raise DemoError(
+                RUN_SLUG, f"sample catalog has no snippet {RUN_SNIPPET!r}", "restore runbooks/"
+            )
+        command = f"sealbook run {RUN_SLUG}@{version} {RUN_SNIPPET} --sha256 {snippet.digest.removeprefix('sha256:')}"
+        self.say(f"running the pinned command: {command}")
+        outcome = run_snippet(
+            RunTarget.parse(f"{RUN_SLUG}@{version}", RUN_SNIPPET, snippet.digest),
+            TrustPolicy.load(self.policy),
+            releases=self.releases,
+            log=self.log,
+            cache=VerdictCache(self.folder / "verdict-cache"),
+            say=lambda line: self.say(f"  {line}"),
+        )
+        if outcome.exit_code != 0:
+            raise DemoError(
+                command, f"the snippet exited {outcome.exit_code}", "see its output above"
+            )
+        self.log_head = f"{outcome.head}"
+        self.say(f"run recorded in {self.log}; log head {self.log_head}")
+
+    def _audit(self) -> None:
+        from verifier._cli import main as verify
+
+        report = self._cli(
+            verify,
+            [
+                "logs",
+                str(self.log),
+                "--releases",
+                str(self.releases),
+                "--policy",
+                str(self.policy),
+                "--expect-head",
+                self.log_head,
+            ],
+            "sealbook-verify logs",
+        )
+        self.say(f"sealbook-verify logs: {report.strip().splitlines()[-1]}")
+
+    def _summary(self) -> None:
+        p = self.policy
+        self.say("")
+        self.say(
+            f"done. Everything is in {self.folder}/ (signed by a DEV instance: proves nothing in production)"
+        )
+        self.say(f"  open the catalog:  {(self.site / 'index.html').absolute().as_uri()}")
+        self.say(f"  releases:          {self.releases}/   policy: {p}")
+        self.say(
+            f"  audit again:       sealbook-verify releases {self.releases} --policy {p} --expect-latest {self.head_anchor}"
+        )
+        self.say(
+            f"                     sealbook-verify site {self.site} --releases {self.releases} --policy {p}"
+        )
+        self.say(
+            f"                     sealbook-verify logs {self.log} --releases {self.releases} --policy {p} --expect-head {self.log_head}"
         )
