@@ -426,6 +426,7 @@ def _log_line(seeds: Seeds, **changes: object) -> bytes:
         "log-type-list",
         "log-reason-list",
         "emptied-log-anchored",
+        "cli-nul-byte",
     ],
 )
 def test_known_crashers_stay_fixed(seeds: Seeds, index: ReleaseIndex, case: str) -> None:
@@ -450,6 +451,10 @@ def test_known_crashers_stay_fixed(seeds: Seeds, index: ReleaseIndex, case: str)
         verifier = LogVerifier("x.jsonl", index, None)
         verifier.line(line)
         assert verifier.close().result(0).reason == "record-malformed"
+    elif case == "cli-nul-byte":
+        with pytest.raises(SystemExit) as exc, contextlib.redirect_stderr(io.StringIO()):
+            verify_main(["logs", "x", "--policy", "\0"])
+        assert exc.value.code == 2
     else:
         results = LogVerifier("x.jsonl", index, seeds.head).close()
         assert [results.result(i).reason for i in range(len(results))] == ["log-head-mismatch"]

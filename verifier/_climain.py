@@ -53,6 +53,8 @@ def run_main(
         else:
             # Cheap placeholder for --help listings; never imported.
             sub.add_parser(name, help=help_text, add_help=False)
+    if any("\0" in a for a in argv):  # only possible in-process; paths cannot hold NUL
+        parser.error("an argument contains a NUL byte")
     args = parser.parse_args(argv)
     verbose = args.verbose or os.environ.get("SEALBOOK_DEBUG") == "1"
     try:
