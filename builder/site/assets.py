@@ -80,7 +80,9 @@ def theme_fingerprint() -> str:
     """Digest over every template and asset file plus the renderer versions (cache keys)."""
     parts: list[bytes] = []
     # The rendering code itself too: a changed renderer must not reuse pages of the old one.
-    for folder in (template_dir(), material_dir(), Path(__file__).parent):
+    # Material's own files are fixed per version (its version is below): not hashed, they are
+    # thousands of icons.
+    for folder in (template_dir(), Path(__file__).parent):
         for dirpath, dirs, files in os.walk(folder):
             dirs.sort()
             for name in sorted(files):
