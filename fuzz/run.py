@@ -45,7 +45,7 @@ from builder.sign import SigningTarget  # noqa: E402
 from verifier._cli import main as verify_main  # noqa: E402
 from verifier.digests import digest, signed_text  # noqa: E402
 from verifier.errors import InputError, SealbookError, TrustError  # noqa: E402
-from verifier.logs import LogVerifier, ReleaseIndex  # noqa: E402
+from verifier.logs import LogVerifier, ReleaseIndex, verify_log  # noqa: E402
 from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, Manifest  # noqa: E402
 from verifier.policy import TrustPolicy  # noqa: E402
 from verifier.runlog import Head, decode, line_hash, record_problem  # noqa: E402
@@ -254,6 +254,13 @@ def log_lines(world: World) -> Callable[[object], None]:
             for i in range(len(results)):
                 assert "\n" not in results.result(i).detail
         assert results.failed() or raw == world.log, "an anchored log was changed unseen"
+        # The file reader's fast path must agree with the line-by-line path.
+        path = world.root / "fuzz.jsonl"
+        path.write_bytes(raw)
+        fast = verify_log(path, world.index, world.head)
+        assert [fast.result(i).reason for i in range(len(fast))] == [
+            results.result(i).reason for i in range(len(results))
+        ], "fast path and full path disagree"
 
     return run
 

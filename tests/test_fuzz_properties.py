@@ -347,6 +347,27 @@ def test_log_verifier_gives_one_result_per_line_and_never_raises(
 
 @FEW
 @given(data=st.data())
+def test_log_file_fast_path_agrees_with_the_line_by_line_path(
+    seeds: Seeds, index: ReleaseIndex, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    raw = data.draw(mutated(seeds.log) | st.just(seeds.log + b"[" * 5000 + b"\n" + seeds.log))
+    path = tmp_path_factory.mktemp("fast") / "runs.jsonl"
+    path.write_bytes(raw)
+    fast = verify_log(path, index, seeds.head)
+    slow = LogVerifier(str(path), index, seeds.head)
+    *lines, tail = raw.split(b"\n")
+    for line in lines:
+        slow.line(line)
+    if tail:
+        slow.line(tail, complete=False)
+    full = slow.close()
+    assert [fast.result(i).reason for i in range(len(fast))] == [
+        full.result(i).reason for i in range(len(full))
+    ]
+
+
+@FEW
+@given(data=st.data())
 def test_writer_tail_reader_raises_only_run_log_error(
     seeds: Seeds, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

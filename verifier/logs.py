@@ -220,7 +220,7 @@ class LogVerifier:
             for value in params.values():
                 if type(value) is not str or len(value) > _MAX_PARAM:
                     return False
-        except (ValueError, StopIteration, KeyError, TypeError, AttributeError):
+        except (ValueError, StopIteration, KeyError, TypeError, AttributeError, RecursionError):
             return False  # the full path says what is wrong
         ident = (*_IDENT_OF(record), params)
         undo: tuple[str, str, Any]
