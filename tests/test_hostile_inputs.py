@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 from builder.release import make_release
 from builder.runbook import load_catalog
 from builder.sign import SigningTarget, signer_for
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME
 
 RUNBOOK = "# Restart the app\n\n```bash {#restart}\nsystemctl restart app\n```\n"
@@ -483,3 +484,19 @@ def test_a_policy_inside_the_releases_folder_is_never_used(work: Path) -> None:
         "sealbook-verify", "releases", str(work / "releases"), env={"SEALBOOK_POLICY": ""}, cwd=work
     )
     one_line(proc, 4, "none found")
+
+
+# --- the table in docs/hostile-input.md -------------------------------------------------------
+
+
+def test_every_row_of_the_hostile_input_table_names_a_real_test() -> None:
+    doc = (REPO / "docs" / "hostile-input.md").read_text(encoding="utf-8")
+    rows = [line for line in doc.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [r for r in rows if not r.startswith(("| case ", "| code "))]
+    assert len(rows) >= 50
+    for row in rows:
+        refs = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", row)
+        assert refs or "| same |" in row, f"row without a test: {row[:80]}"
+        for path, name in refs:
+            source = (REPO / path).read_text(encoding="utf-8")
+            assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} does not exist"
