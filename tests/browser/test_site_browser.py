@@ -14,75 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SitePage
+from tests.browser.harness import CONSOLE, SitePage, check_snippets
 from verifier import sitelayout as layout
 
 pytestmark = pytest.mark.browser
-
-CONSOLE = ("console", "shell-session")
-
-
-def run_command(slug: str, version: str, snippet: dict[str, Any]) -> str:
-    """The pinned command the issue specifies, built from the signed manifest."""
-    hex_digest = snippet["digest"].removeprefix("sha256:")
-    return f"sealbook run {slug}@{version} {snippet['id']} --sha256 {hex_digest}"
-
-
-FIGURES_JS = """(figures) => figures.map((f) => ({
-  id: f.dataset.snippetId,
-  digest: f.dataset.digest,
-  executable: f.dataset.executable,
-  copy: f.querySelectorAll("button.sb-copy").length,
-  run: f.querySelectorAll("button.sb-copy-run").length,
-  runCode: f.querySelectorAll("code.sb-run").length,
-}))"""
-
-
-def check_snippets(tab: SitePage, slug: str, version: str) -> tuple[int, list[str]]:
-    """Click every copy button of the page shown and compare with release ``version``'s manifest.
-
-    Returns (snippets checked, mismatches).
-    """
-    signed = tab.site.runbook(version, slug)["snippets"]
-    figures = tab.page.locator("figure.sb-snippet")
-    shown = figures.evaluate_all(FIGURES_JS)
-    where = f"{tab.current()} ({slug}@{version})"
-    if [f["id"] for f in shown] != [s["id"] for s in signed]:
-        return 0, [
-            f"{where}: snippets shown {[f['id'] for f in shown]}, signed {[s['id'] for s in signed]}"
-        ]
-    bad = []
-    for i, (snippet, figure) in enumerate(zip(signed, shown, strict=True)):
-        name = f"{where} #{snippet['id']}"
-        if figure["digest"] != snippet["digest"]:
-            bad.append(f"{name}: data-digest {figure['digest']}")
-        if figure["executable"] != ("true" if snippet["executable"] else "false"):
-            bad.append(f"{name}: data-executable {figure['executable']}")
-        if figure["copy"] != 1:
-            bad.append(f"{name}: {figure['copy']} copy buttons")
-            continue
-        text = tab.copied(figures.nth(i).locator("button.sb-copy"))
-        if text != snippet["text"][:-1]:
-            bad.append(
-                f"{name}: copy yields {text!r}, signed text minus final LF is {snippet['text'][:-1]!r}"
-            )
-        if snippet["language"] in CONSOLE and any(
-            line.startswith("$ ") for line in text.split("\n")
-        ):
-            bad.append(f"{name}: a console copy kept a prompt: {text!r}")
-        if not snippet["executable"]:
-            if figure["run"] or figure["runCode"]:
-                bad.append(f"{name}: a reference block shows a run command")
-            continue
-        if figure["run"] != 1:
-            bad.append(f"{name}: {figure['run']} run-command copy buttons")
-            continue
-        command = tab.copied(figures.nth(i).locator("button.sb-copy-run"))
-        if command != run_command(slug, version, snippet):
-            bad.append(
-                f"{name}: run copy yields {command!r}, expected {run_command(slug, version, snippet)!r}"
-            )
-    return len(signed), bad
 
 
 def test_every_copy_button_yields_the_signed_bytes(demo_page: SitePage) -> None:
