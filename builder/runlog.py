@@ -202,7 +202,8 @@ class RunLog:
     def tail(self) -> Tail:
         """The current head and torn bytes, under a shared lock; empty if there is no log."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            # O_NONBLOCK: a FIFO given as --log must not hang `sealbook log head`.
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return Tail(EMPTY_HEAD, b"")
         except OSError as exc:
@@ -210,6 +211,8 @@ class RunLog:
                 str(self.path), f"cannot read the run log ({exc.strerror})", "check --log"
             ) from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise RunLogError(str(self.path), "is not a regular file", "pass --log FILE")
             fcntl.flock(fd, fcntl.LOCK_SH)
             return read_tail(fd, str(self.path))
         finally:

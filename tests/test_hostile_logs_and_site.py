@@ -105,6 +105,19 @@ def test_malformed_expect_head_is_a_usage_error(work: Path, head: str) -> None:
     one_line(logs(work, work / "runs.jsonl", f"--expect-head={head}"), 2, "--expect-head")
 
 
+@pytest.mark.parametrize("what", ["fifo", "folder", "no-record"])
+def test_log_head_of_an_unreadable_log_exits_3(work: Path, what: str) -> None:
+    path = work / "hostile.jsonl"
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"garbage\n" * 100)
+    proc = run_cli("sealbook", "log", "head", "--log", str(path), timeout=30)
+    one_line(proc, 3, str(path))
+
+
 # --- logs: a bad line is one failed record ------------------------------------------------------
 
 BAD_LINES = {

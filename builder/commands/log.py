@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from builder.runlog import RunLog, default_log_path
-from verifier.errors import EXIT_OK
+from builder.runlog import RunLog, RunLogError, default_log_path
+from verifier.errors import EXIT_OK, InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the head; note torn bytes (the next append records them) on stderr."""
     path = args.log or default_log_path()
-    tail = RunLog(path).tail()
+    try:
+        tail = RunLog(path).tail()
+    except RunLogError as exc:  # exit 125 means "run refused"; here the log is unreadable
+        raise InputError(exc.subject, exc.problem, exc.next_step) from None
     sys.stdout.write(f"{tail.last}\n")
     if tail.torn:
         sys.stderr.write(
