@@ -37,7 +37,12 @@ from verifier.sitemanifest import SiteManifest
 FAST = settings(
     max_examples=200,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # no_sockets (a monkeypatch) is function-scoped; it holds for every example alike.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 FEW = settings(FAST, max_examples=60)
 
@@ -326,7 +331,7 @@ def index(seeds: Seeds) -> ReleaseIndex:
 @FAST
 @given(data=st.data())
 def test_log_verifier_gives_one_result_per_line_and_never_raises(
-    seeds: Seeds, index: ReleaseIndex, data: st.DataObject
+    seeds: Seeds, index: ReleaseIndex, data: st.DataObject, no_sockets: None
 ) -> None:
     raw = data.draw(mutated(seeds.log) | st.binary(max_size=300))
     *lines, tail = raw.split(b"\n")
@@ -410,7 +415,7 @@ def argv_tokens(seeds: Seeds, tmp_path_factory: pytest.TempPathFactory) -> list[
 @FAST
 @given(data=st.data())
 def test_verifier_cli_only_returns_documented_exit_codes(
-    argv_tokens: list[str], data: st.DataObject
+    argv_tokens: list[str], data: st.DataObject, no_sockets: None
 ) -> None:
     argv = data.draw(st.lists(st.sampled_from(argv_tokens) | st.text(max_size=12), max_size=8))
     out, err = io.StringIO(), io.StringIO()

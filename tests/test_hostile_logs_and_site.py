@@ -85,13 +85,16 @@ def test_clean_log_verifies(work: Path) -> None:
     assert proc.returncode == 0 and reasons(proc) == ["verified"] * 4
 
 
-@pytest.mark.parametrize("what", ["missing", "folder", "fifo"])
+@pytest.mark.parametrize("what", ["missing", "folder", "fifo", "one-line-over-64-MiB"])
 def test_log_that_cannot_be_read_exits_3(work: Path, what: str) -> None:
     path = work / "hostile.jsonl"
     if what == "folder":
         path.mkdir()
     elif what == "fifo":
         os.mkfifo(path)
+    elif what == "one-line-over-64-MiB":
+        with path.open("wb") as fh:
+            fh.truncate((64 << 20) + (8 << 20) + 1)  # sparse, no newline
     one_line(logs(work, path), 3, str(path))
 
 
