@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from builder.demo import CHANGED, VERSIONS
+from builder.demo import VERSIONS
 from tests.browser.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -28,20 +28,21 @@ from tests.browser.harness import (
     sign_and_build,
     watched_tab,
 )
-from tests.conftest import REPO
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="session")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
-    """The sample catalog as the demo signs it (two releases, two runbooks changed), built once."""
-    require_chromium()
-    return sign_and_build(REPO / "runbooks", tmp_path_factory.mktemp("demo"), VERSIONS, CHANGED)
+    """The demo site, made by ``sealbook demo`` (sample catalog, two dev-signed releases), once."""
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    done = run_cli("sealbook", "demo", "--dir", str(folder))
+    assert done.returncode == 0, f"sealbook demo failed:\n{done.stdout}\n{done.stderr}"
+    return BuiltSite((folder / "site").resolve(), folder / "releases", VERSIONS)
 
 
 @pytest.fixture(scope="session")
 def xss_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
     """The hostile catalog of tests/data/xss/catalog, signed twice (one payload added), built."""
-    require_chromium()
     change = {"xss/front-matter": "\n## Second release `<img src=x onerror=alert(2)>`\n"}
     return sign_and_build(XSS_CATALOG, tmp_path_factory.mktemp("xss"), XSS_VERSIONS, change)
 

@@ -236,7 +236,9 @@ class SitePage:
     def copied(self, button: Any) -> str:
         """Click ``button`` like a user and return the one text it handed to the clipboard."""
         self.page.evaluate("window.__sbClipboard.length = 0")
-        button.click()
+        # force: no actionability wait; still a real mouse click at the button's centre, so
+        # a covered or misplaced button yields no write (or the wrong one) and fails below.
+        button.click(force=True)
         # The site copies inside the click handler: the log is normally full on return.
         writes = self.page.evaluate("window.__sbClipboard.splice(0)")
         if not writes:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import harness
 from tests.browser.harness import CONSOLE, SitePage, check_snippets
 from verifier import sitelayout as layout
 
@@ -243,3 +244,14 @@ def test_screenshot_of_a_runbook_page(demo_page: SitePage, tmp_path: Path) -> No
     for shot in (top, snippet):
         assert shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
+
+
+def test_missing_chromium_skips_unless_ci_requires_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No /usr/bin/chromium: skip locally; fail when SEALBOOK_REQUIRE_BROWSER=1 (.ci/run)."""
+    monkeypatch.setattr(harness, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv(harness.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        harness.require_chromium()
+    monkeypatch.setenv(harness.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="SEALBOOK_REQUIRE_BROWSER=1"):
+        harness.require_chromium()

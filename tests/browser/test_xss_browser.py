@@ -263,7 +263,7 @@ def test_hostile_snippets_copy_exactly(xss_page: SitePage) -> None:
     assert release in site.versions
     checked, bad = check_snippets(xss_page, "xss/snippets", release)
     assert not bad, "\n".join(bad)
-    assert checked == len(rb["snippets"]) == 6
+    assert checked == len(rb["snippets"]) == 7
 
 
 def test_payload_ids_are_refused_by_check(tmp_path: Path) -> None:
