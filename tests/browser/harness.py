@@ -11,12 +11,15 @@ clipboard-read permission, so the clipboard itself cannot be read back.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -346,3 +349,99 @@ def check_snippets(tab: SitePage, slug: str, version: str) -> tuple[int, list[st
                 f"{name}: run copy yields {command!r}, expected {run_command(slug, version, snippet)!r}"
             )
     return len(signed), bad
+
+
+# --- markup that could run or load something (html.parser) ---------------------------
+
+URL_ATTRIBUTES = {
+    "href", "src", "action", "formaction", "data", "poster", "background", "cite",
+    "xlink:href", "ping", "manifest", "codebase", "longdesc", "usemap", "srcset",
+}  # fmt: skip
+NEVER_TAGS = {"iframe", "frame", "frameset", "object", "embed", "applet", "base", "portal"}
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]+")
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):")
+
+
+def dangerous_url(value: str) -> bool:
+    """True for a URL whose scheme runs script or embeds a document (as a browser reads it)."""
+    probe = _INVISIBLE.sub("", html.unescape(value)).lower()
+    match = _SCHEME.match(probe)
+    return match is not None and match.group(1) in ("javascript", "vbscript", "data")
+
+
+class LiveMarkup(HTMLParser):
+    """Finds markup that could run or load something in one HTML document."""
+
+    def __init__(self, site: BuiltSite, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.site, self.page = site, page
+        self.problems: list[str] = []
+        self.text: list[str] = []
+        self.stack: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(f"{self.page}:{self.getpos()[0]}: {message}")
+
+    def inside_site(self, url: str) -> bool:
+        """A relative URL naming a file of the site (the only scripts and styles allowed)."""
+        if _SCHEME.match(url.lower()) or url.startswith(("/", "\\")):
+            return False
+        base = (self.site.root / self.page).parent
+        target = (base / url.split("?")[0].split("#")[0]).resolve()
+        return target.is_file() and target.is_relative_to(self.site.root)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        for name, value in values.items():
+            if name.startswith("on"):
+                self.problem(f"<{tag} {name}={value!r}>: event handler attribute")
+            if name == "srcdoc":
+                self.problem(f"<{tag} srcdoc>: an embedded document")
+            if name in URL_ATTRIBUTES and dangerous_url(value):
+                self.problem(f"<{tag} {name}={value!r}>: script or data URL")
+            if name == "style" and re.search(r"url\(|expression\(|@import", value, re.I):
+                self.problem(f"<{tag} style={value!r}>: loads or runs something")
+        if tag in NEVER_TAGS:
+            self.problem(f"<{tag}>: never part of a sealbook page")
+        elif tag == "script" and values.get("type") == "application/json":
+            tag = "json"  # material's configuration: a data block, never run; must be JSON
+        elif tag == "script":
+            if not self.inside_site(values.get("src", "")):
+                self.problem(f"<script src={values.get('src')!r}>: not a file of the site")
+        elif tag == "link" and not self.inside_site(values.get("href", "")):
+            self.problem(f"<link href={values.get('href')!r}>: not a file of the site")
+        elif tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
+            url = values.get("content", "").partition("url=")[2]
+            if not self.inside_site(url):
+                self.problem(f"<meta http-equiv=refresh content={values.get('content')!r}>")
+        elif tag == "form" and (values.get("name") != "search" or "action" in values):
+            self.problem(f"<form {values}>: the search box is the only form")
+        if tag in ("script", "style", "json"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stack and self.stack[-1] in (tag, "json" if tag == "script" else tag):
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and data.strip():
+            where = self.stack[-1]
+            if where == "script":
+                self.problem(f"inline script: {data.strip()[:80]!r}")
+            elif where == "json":
+                try:
+                    json.loads(data)
+                except ValueError:
+                    self.problem(f"a JSON data block that is not JSON: {data.strip()[:80]!r}")
+            elif re.search(r"@import|url\(|expression\(", data, re.I):
+                self.problem(f"<style> that loads something: {data.strip()[:80]!r}")
+        elif not self.stack:
+            self.text.append(data)
+
+
+def scan(site: BuiltSite, page: str, markup: str) -> LiveMarkup:
+    """Parse ``markup`` (site path ``page``, or a label) and return what was found."""
+    parser = LiveMarkup(site, page)
+    parser.feed(markup)
+    parser.close()
+    return parser

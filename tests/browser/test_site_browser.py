@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.browser import harness
-from tests.browser.harness import CONSOLE, SitePage, check_snippets
+from tests.browser.harness import CONSOLE, BuiltSite, SitePage, check_snippets, scan
 from verifier import sitelayout as layout
 
 pytestmark = pytest.mark.browser
@@ -211,6 +211,23 @@ def test_no_request_leaves_the_site(demo_page: SitePage) -> None:
     for needed in ("assets/versions.js", "assets/sealbook/sealbook.js", "search/search_index.js"):
         assert needed in seen, f"{needed} never loaded: is the request log live?"
     assert not demo_page.watch.outside(), demo_page.watch.outside()
+
+
+def test_nothing_in_the_site_points_outside_it(demo_site: BuiltSite) -> None:
+    """Static half of the offline check, for what a request log may not show (preconnects,
+    unused fonts): every script, stylesheet and refresh of every page is a file of the site,
+    no inline script or handler; stylesheets load nothing from elsewhere."""
+    problems = []
+    for page in demo_site.pages():
+        problems += scan(demo_site, page, (demo_site.root / page).read_text("utf-8")).problems
+    for css in demo_site.root.rglob("*.css"):
+        text = css.read_text("utf-8")
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]*)", text):
+            if not url.startswith("data:") and not (css.parent / url.split("#")[0]).is_file():
+                problems.append(f"{css.relative_to(demo_site.root)}: url({url})")
+        if "@import" in text:
+            problems.append(f"{css.relative_to(demo_site.root)}: @import")
+    assert not problems, "\n".join(problems)
 
 
 def test_the_watch_sees_requests_that_leave(demo_page: SitePage) -> None:
