@@ -31,6 +31,8 @@ from verifier.runlog import Head
 
 _CODE_INDEX = {code: i for i, (code, _) in enumerate(REASONS)}
 _VERIFIED = _CODE_INDEX["verified"]
+VERIFIED_CODE = _VERIFIED
+"""The byte `LogResults` stores for a verified record."""
 _FAILING = [i for code, i in _CODE_INDEX.items() if code not in INFORMATIONAL]
 REPORT_SCHEMA = "sealbook.verify-report/v1"
 

@@ -28,18 +28,20 @@ from __future__ import annotations
 import hashlib
 import json
 import json.scanner
+import multiprocessing
 import operator
 import os
+import re
 import stat
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from verifier.digests import is_digest
 from verifier.errors import InputError, VerificationError
-from verifier.logreport import LogReport, LogResults, clean
+from verifier.logreport import VERIFIED_CODE, LogReport, LogResults, clean
 from verifier.policy import TrustPolicy
 from verifier.reasons import first
 from verifier.release import VerifiedRelease, verify_release
@@ -62,6 +64,10 @@ from verifier.runlog import (
 
 CHUNK_BYTES = 8 << 20
 MAX_CARRY_BYTES = 64 << 20
+SEGMENT_BYTES = 32 << 20
+"""A parallel worker's share of a large log, per task."""
+PARALLEL_BYTES = 64 << 20
+"""Logs at least this large are verified in parallel (`verify_log`)."""
 
 
 @dataclass(frozen=True)
@@ -170,14 +176,157 @@ class LogVerifier:
         self.chain = _Chain()
         self._memo: dict[tuple[Any, ...], _RunVerdict] = {}
         self._expect_seq = expect.seq if expect is not None else -1
+        self._boundary: _Boundary | None = None
+        """In a parallel worker: the runs a segment closes or starts (`_verify_segment`)."""
 
-    def fast_line(self, line: bytes) -> bool:
-        """Verify a complete, ordinary started/finished line; False to take the full path.
+    def lines(self, lines: list[bytes]) -> None:
+        """Check complete lines (without their ``\\n``) in order.
 
-        The common case of a million-record log. It accepts exactly what the full path
-        would verify (the same checks, cheaper: an exact field count plus reading every
-        expected field is the exact field set) and has no side effect otherwise.
+        The common case of a million-record log, an ordinary started/finished record in
+        the exact canonical shape writers emit (`_SHAPE`), is verified here, inline: the
+        same checks as the full path (`line`), cheaper. Anything else (or any check
+        failing) goes to `_other_line` with nothing changed yet.
         """
+        chain = self.chain
+        results = self.results
+        add_code, add_dev = results.codes.append, results.devs.append
+        remember = chain.recent.append
+        open_runs = chain.open_runs
+        memo = self._memo.get
+        shape = _SHAPE.fullmatch
+        params_shape = _PARAMS.fullmatch
+        sha256 = hashlib.sha256
+        expect_seq = self._expect_seq
+        other = self._other_line
+        boundary = self._boundary
+        for line in lines:
+            match = shape(line)
+            if match is None or len(line) > MAX_LINE_BYTES:
+                other(line)
+                continue
+            (
+                duration,
+                exit_code,
+                host_b,
+                manifest_b,
+                params_b,
+                prev_b,
+                release_b,
+                run_id_b,
+                seq_b,
+                slug_b,
+                digest_b,
+                snippet_b,
+                stderr_b,
+                when_b,
+                kind_b,
+                user_b,
+            ) = match.groups()
+            started = kind_b == b"started"
+            try:
+                seq = int(seq_b)  # as the JSON parser: too many digits is malformed
+                if started:
+                    shaped = duration is None and stderr_b is None
+                else:
+                    shaped = stderr_b is not None and int(duration) >= 0 and int(exit_code) <= 255
+                if not params_b:
+                    params: dict[str, str] = {}
+                elif params_shape(params_b) is None:
+                    shaped, params = False, {}
+                else:
+                    pieces = params_b.split(b'"')  # '', name, ':', value, ',', name, ...
+                    params = {
+                        name.decode(): value.decode()
+                        for name, value in zip(pieces[1::4], pieces[3::4], strict=True)
+                    }
+                    # A repeated name: the full path says what JSON makes of it.
+                    shaped = shaped and 4 * len(params) + 1 == len(pieces)
+                host, user = host_b.decode(), user_b.decode()
+                release, slug, snippet_id = release_b.decode(), slug_b.decode(), snippet_b.decode()
+                snippet_digest, manifest_digest = digest_b.decode(), manifest_b.decode()
+                prev = prev_b.decode()
+            except (ValueError, TypeError):  # bad UTF-8; int(None): duration missing
+                other(line)
+                continue
+            verdict = memo(
+                (False, release, slug, snippet_id, snippet_digest, manifest_digest, tuple(params))
+            )
+            run_id = run_id_b.decode()
+            if (
+                not shaped
+                or verdict is None
+                or verdict.code != "verified"
+                or seq != chain.last_seq + 1
+                or prev != chain.last_hash
+                or when_b.decode() < verdict.not_before
+                or len(host) > MAX_TEXT
+                or len(user) > MAX_TEXT
+                or seq == expect_seq
+                or any(len(value) > _MAX_PARAM for value in params.values())
+            ):
+                other(line)
+                continue
+            ident = (slug, release, snippet_id, snippet_digest, manifest_digest, host, user, params)
+            undo: tuple[str, str, Any]
+            if started:
+                if run_id in open_runs:
+                    other(line)
+                    continue
+                open_runs[run_id] = (len(results.codes), ident)
+                undo = ("opened", run_id, None)
+                if boundary is not None:
+                    boundary.started.add(run_id)
+            else:
+                opened = open_runs.get(run_id)
+                if opened is not None and opened[1] == ident:
+                    del open_runs[run_id]
+                elif (
+                    opened is None
+                    and boundary is not None
+                    and run_id not in boundary.started
+                    and run_id not in boundary.closed
+                ):  # opened before this segment, perhaps: the parent pairs it
+                    boundary.closed[run_id] = (len(results.codes), ident)
+                else:
+                    other(line)
+                    continue
+                undo = ("closed", run_id, opened)
+            add_code(VERIFIED_CODE)
+            add_dev(verdict.dev)
+            remember((line, chain.last_hash, chain.last_seq, undo))
+            chain.last_hash = "sha256:" + sha256(line + b"\n").hexdigest()
+            chain.last_seq = seq
+
+    def _other_line(self, line: bytes) -> None:
+        """A line `lines` does not verify inline: the generic scanner, else the full path."""
+        if not self._scan_line(line):
+            self.line(line)
+
+    def _commit(
+        self, line: bytes, started: bool, run_id: str, ident: tuple[Any, ...], seq: int, dev: bool
+    ) -> bool:
+        """Pair a fast-path line with its run and advance the chain; False if it does not pair."""
+        chain = self.chain
+        undo: tuple[str, str, Any]
+        if started:
+            if run_id in chain.open_runs:
+                return False
+            chain.open_runs[run_id] = (len(self.results), ident)
+            undo = ("opened", run_id, None)
+        else:
+            opened = chain.open_runs.get(run_id)
+            if opened is None or opened[1] != ident:
+                return False
+            del chain.open_runs[run_id]
+            undo = ("closed", run_id, opened)
+        self.results.add_verified(dev)
+        chain.recent.append((line, chain.last_hash, chain.last_seq, undo))
+        chain.last_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
+        chain.last_seq = seq
+        return True
+
+    def _scan_line(self, line: bytes) -> bool:
+        """`fast_line` for a line not in the canonical shape: the generic JSON scanner."""
         chain = self.chain
         try:
             record, end = _SCAN(line.decode("utf-8"), 0)
@@ -214,7 +363,6 @@ class LogVerifier:
                 or type(params) is not dict
                 or len(line) > MAX_LINE_BYTES
                 or seq == self._expect_seq
-                or (kind == "started" and run_id in chain.open_runs)
             ):
                 return False
             for value in params.values():
@@ -223,21 +371,7 @@ class LogVerifier:
         except (ValueError, StopIteration, KeyError, TypeError, AttributeError, RecursionError):
             return False  # the full path says what is wrong
         ident = (*_IDENT_OF(record), params)
-        undo: tuple[str, str, Any]
-        if kind == "started":
-            chain.open_runs[run_id] = (len(self.results), ident)
-            undo = ("opened", run_id, None)
-        else:
-            opened = chain.open_runs.get(run_id)
-            if opened is None or opened[1] != ident:
-                return False
-            del chain.open_runs[run_id]
-            undo = ("closed", run_id, opened)
-        self.results.add_verified(verdict.dev)
-        chain.recent.append((line, chain.last_hash, chain.last_seq, undo))
-        chain.last_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
-        chain.last_seq = seq
-        return True
+        return self._commit(line, kind == "started", run_id, ident, seq, verdict.dev)
 
     def line(self, line: bytes, complete: bool = True) -> None:
         """Check one line (without its ``\\n``); ``complete`` is False for a torn tail."""
@@ -464,6 +598,48 @@ _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _STARTED_COUNT = len(FIELDS["started"])
 _FINISHED_COUNT = len(FIELDS["finished"])
 _MAX_PARAM = 4 * MAX_TEXT
+_TEXT = rb'"([^"\\\x00-\x1f]*)"'
+"""A JSON string with no escape and no control character: its value is its UTF-8 text."""
+_KNOWN = rb'"([^"]*)"'
+"""A string compared for equality with a value known to be clean (a digest, a memoised
+run field): a value with an escape or a control character cannot equal one, so the
+cheaper pattern accepts nothing more than `_TEXT` would."""
+_PARAM = rb'"[^"\\\x00-\x1f]*":"[^"\\\x00-\x1f]*"'
+_PARAMS = re.compile(_PARAM + rb"(?:," + _PARAM + rb")*")
+_HEX = rb'"(sha256:[0-9a-f]{64})"'
+_SHAPE = re.compile(
+    rb'\{(?:"duration_ms":(0|[1-9][0-9]*),"exit_code":(0|[1-9][0-9]{0,2}),)?'
+    rb'"host":' + _TEXT + rb',"manifest_digest":' + _KNOWN + rb',"params":\{([^}]*)\}'
+    rb',"prev":'
+    + _KNOWN
+    + rb',"release":'
+    + _KNOWN
+    + rb',"run_id":"([A-Za-z0-9._:-]{1,128})","schema":"sealbook\.run/v1","seq":([1-9][0-9]*)'
+    + rb',"slug":'
+    + _KNOWN
+    + rb',"snippet_digest":'
+    + _KNOWN
+    + rb',"snippet_id":'
+    + _KNOWN
+    + rb'(?:,"stderr_digest":'
+    + _HEX
+    + rb',"stdout_digest":"sha256:[0-9a-f]{64}")?'
+    + rb',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"'
+    + rb',"type":"(started|finished)","user":'
+    + _TEXT
+    + rb"\}"
+)
+"""The exact canonical (RFC 8785) shape of a started or finished record as writers emit it.
+
+Keys are literal, distinct and in canonical order; numbers are plain integers (``int``
+of their digits, as the JSON parser reads them). ``host``, ``user``, ``run_id``,
+``time``, the output digests and the parameters (`_PARAMS`) hold no escape, quote or
+control character, so each value is its bytes decoded as UTF-8 (a decode error takes
+the full path). The `_KNOWN` fields are verified only by equality with a clean value:
+``prev`` with the previous line's hash, the run fields with a memoised verified run
+(`run_problem` passed). A verified line of this shape is thus the JSON object the
+generic parser reads, with exactly the fields of its type.
+"""
 
 
 def _memo_key(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -496,26 +672,37 @@ def _facts(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if type(v) in (int, str)}
 
 
-def verify_log(path: Path, index: ReleaseIndex, expect: Head | None = None) -> LogResults:
-    """Verify one log file; raise `InputError` if it cannot be read at all."""
-    verifier = LogVerifier(str(path), index, expect)
+def verify_log(
+    path: Path,
+    index: ReleaseIndex,
+    expect: Head | None = None,
+    *,
+    workers: int | None = None,
+    segment_bytes: int = SEGMENT_BYTES,
+    parallel_bytes: int = PARALLEL_BYTES,
+) -> LogResults:
+    """Verify one log file; raise `InputError` if it cannot be read at all.
+
+    A log of at least ``parallel_bytes`` is verified in segments of about
+    ``segment_bytes`` by ``workers`` processes (default `default_workers`) when the
+    platform can fork; the results are those of the serial path (`_verify_parallel`).
+    """
     try:
         # O_NONBLOCK: a FIFO passed as a log must not hang the auditor.
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
                 raise InputError(str(path), "is not a regular file", "pass the log file")
-            carry = b""
-            while chunk := fh.read(CHUNK_BYTES):
-                lines = (carry + chunk).split(b"\n")
-                carry = lines.pop()
-                if len(carry) > MAX_CARRY_BYTES:
-                    raise InputError(
-                        str(path), "a line is longer than 64 MiB", "this is not a run log"
-                    )
-                fast = verifier.fast_line
-                for line in lines:
-                    if not fast(line):
-                        verifier.line(line)
+            count = default_workers() if workers is None else workers
+            verifier: LogVerifier | None = None
+            if count > 1 and info.st_size >= parallel_bytes and _CAN_FORK:
+                verifier = _verify_parallel(fh, path, index, expect, count, segment_bytes)
+            if verifier is None:
+                verifier = LogVerifier(str(path), index, expect)
+                fh.seek(0)
+                carry = _read_serial(fh, verifier, path)
+                if carry:
+                    verifier.line(carry, complete=False)
     except FileNotFoundError:
         raise InputError(str(path), "log is missing", "check the path") from None
     except IsADirectoryError:
@@ -524,9 +711,231 @@ def verify_log(path: Path, index: ReleaseIndex, expect: Head | None = None) -> L
         raise InputError(
             str(path), f"cannot read the log ({exc.strerror})", "check permissions"
         ) from None
+    return verifier.close()
+
+
+def _read_serial(fh: BinaryIO, verifier: LogVerifier, path: Path, stop: int = -1) -> bytes:
+    """Feed the complete lines from ``fh``'s position (to ``stop``, or the end); return the rest."""
+    carry = b""
+    left = stop - fh.tell() if stop >= 0 else -1
+    while left and (chunk := fh.read(CHUNK_BYTES if left < 0 else min(left, CHUNK_BYTES))):
+        left -= len(chunk) if left > 0 else 0
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        if len(carry) > MAX_CARRY_BYTES:
+            raise InputError(str(path), "a line is longer than 64 MiB", "this is not a run log")
+        verifier.lines(lines)
+    return carry
+
+
+def default_workers() -> int:
+    """Worker processes for a large log: ``$SEALBOOK_LOG_WORKERS``, else the usable CPUs (<= 8)."""
+    value = os.environ.get("SEALBOOK_LOG_WORKERS", "")
+    if value.isdigit():
+        return int(value)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+# -- the parallel path --------------------------------------------------------------------
+#
+# The file is cut at line ends into segments. The parent verifies the first (small)
+# segment itself, which verifies the releases the log names and memoises the run
+# verdicts; then it forks workers, which inherit both and never verify a release. A
+# worker starts from the chain state the serial path has after the line before its
+# segment, which that line alone determines (its hash, and its ``seq``: the full path
+# and the fast path both take it as the next ``last_seq``). It verifies only what the
+# serial path verifies without context: lines of `LogVerifier.lines`'s fast path and
+# well-chained ``refused`` records (their results name no other line). Any other line
+# (a failure, a recovery, the anchored head, a run verdict not memoised) declines the
+# segment. Runs are paired across segments by the parent: a worker lists the runs its
+# segment closes that it did not open (`_Boundary.closed`), the runs it started, and
+# those left open. When every segment verified this way, the parent's state is exactly
+# the serial path's after the same lines; if any declined, the log is verified again
+# serially from the start (a tampered log costs up to one parallel pass more).
+
+_PREFIX_BYTES = 1 << 20
+_BOUNDARY_SEARCH = 1 << 20
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+
+
+class _Declined(Exception):
+    """A segment holds a line a worker cannot verify without the serial context."""
+
+
+@dataclass
+class _Boundary:
+    """What a segment's worker leaves to the parent to pair across segments."""
+
+    closed: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    """Runs finished in the segment with no started record in it: (line, run fields)."""
+    started: set[str] = field(default_factory=set)
+    """Every run started in the segment."""
+
+
+@dataclass
+class _Segment:
+    """A worker's result: compact results and the chain and run state at the segment's end."""
+
+    codes: bytes
+    devs: bytes
+    notes: dict[int, tuple[str, dict[str, Any]]]
+    open_runs: dict[str, tuple[int, tuple[Any, ...]]]
+    closed: dict[str, tuple[int, tuple[Any, ...]]]
+    started: str
+    """The started run ids, one per line (run ids hold no newline)."""
+    last_hash: str
+    last_seq: int
+    carry: bytes
+
+
+class _SegmentVerifier(LogVerifier):
+    """A worker's verifier: declines (`_Declined`) any line that needs the serial context."""
+
+    def _other_line(self, line: bytes) -> None:
+        record = decode(line) if len(line) <= MAX_LINE_BYTES else None
+        chain = self.chain
+        if (
+            record is None
+            or record.get("type") != "refused"
+            or record.get("prev") != chain.last_hash
+            or record.get("seq") != chain.last_seq + 1
+            or record.get("seq") == self._expect_seq
+        ):
+            raise _Declined
+        self.line(line)
+
+
+_WORK: tuple[str, ReleaseIndex, Head | None, dict[tuple[Any, ...], _RunVerdict]] | None = None
+"""What forked workers inherit: the log path, the releases, the anchor and the verdicts."""
+
+
+def _verify_segment(task: tuple[int, int]) -> _Segment | None:
+    """In a worker: verify the lines in bytes [start, end) of the log; None if declined."""
+    assert _WORK is not None
+    path, index, expect, memo = _WORK
+    start, end = task
+    with Path(path).open("rb") as fh:
+        low = max(0, start - 1 - MAX_LINE_BYTES - 1)
+        fh.seek(low)
+        before = fh.read(start - 1 - low)  # up to the newline ending the previous line
+        cut = before.rfind(b"\n")
+        if cut < 0 and low > 0:
+            return None  # the previous line is too long to be a record
+        previous = before[cut + 1 :]
+        data = fh.read(1) and fh.read(end - start)
+    record = decode(previous) if len(previous) <= MAX_LINE_BYTES else None
+    seq = record.get("seq") if record is not None else None
+    if type(seq) is not int:
+        return None
+    verifier = _SegmentVerifier(path, index, expect)
+    verifier._memo = memo
+    boundary = verifier._boundary = _Boundary()
+    chain = verifier.chain
+    chain.last_hash = "sha256:" + hashlib.sha256(previous + b"\n").hexdigest()
+    chain.last_seq = seq
+    lines = data.split(b"\n")
+    carry = lines.pop()
+    try:
+        verifier.lines(lines)
+    except _Declined:
+        return None
+    results = verifier.results
+    return _Segment(
+        bytes(results.codes),
+        bytes(results.devs),
+        results.notes,
+        chain.open_runs,
+        boundary.closed,
+        "\n".join(boundary.started),
+        chain.last_hash,
+        chain.last_seq,
+        carry,
+    )
+
+
+def _boundaries(fh: BinaryIO, size: int, first: int, step: int) -> list[int] | None:
+    """Offsets just after a newline, about ``first``, ``first + step``, ...; None if not found."""
+    cuts: list[int] = []
+    target = first
+    while target < size:
+        fh.seek(target - 1)
+        block = fh.read(_BOUNDARY_SEARCH)
+        newline = block.find(b"\n")
+        if newline < 0:
+            return None
+        cut = target + newline
+        if cut >= size:
+            break
+        if not cuts or cut > cuts[-1]:
+            cuts.append(cut)
+        target = max(cut, target) + step
+    return cuts
+
+
+def _verify_parallel(
+    fh: BinaryIO,
+    path: Path,
+    index: ReleaseIndex,
+    expect: Head | None,
+    workers: int,
+    segment_bytes: int,
+) -> LogVerifier | None:
+    """The serial path's verifier state after every line of the log, or None if declined."""
+    global _WORK  # inherited by the forked workers
+    size = os.fstat(fh.fileno()).st_size
+    cuts = _boundaries(fh, size, max(1, min(segment_bytes, _PREFIX_BYTES)), segment_bytes)
+    if not cuts:
+        return None
+    verifier = LogVerifier(str(path), index, expect)
+    fh.seek(0)
+    if _read_serial(fh, verifier, path, cuts[0]):
+        return None  # cannot happen: the prefix ends with a newline
+    tasks = list(zip(cuts, [*cuts[1:], size], strict=True))
+    _WORK = (str(path), index, expect, verifier._memo)
+    carry = b""
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
+            for segment in pool.imap(_verify_segment, tasks):
+                if segment is None or not _stitch(verifier, segment):
+                    return None  # leaving the block terminates the workers
+                carry = segment.carry
+    finally:
+        _WORK = None
+    if len(carry) > MAX_CARRY_BYTES:
+        return None  # the serial path says so
     if carry:
         verifier.line(carry, complete=False)
-    return verifier.close()
+    return verifier
+
+
+def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
+    """Append a segment's results and pair its runs with those still open; False if they differ."""
+    open_runs = verifier.chain.open_runs
+    for run_id, (_line, ident) in segment.closed.items():
+        opened = open_runs.get(run_id)
+        if opened is None or opened[1] != ident:
+            return False  # the serial path reports run-unmatched
+    started = f"\n{segment.started}\n"
+    for run_id in open_runs:
+        if run_id not in segment.closed and f"\n{run_id}\n" in started:
+            return False  # started again while open: run-unmatched
+    base = len(verifier.results)
+    for run_id in segment.closed:
+        del open_runs[run_id]
+    for run_id, (line, ident) in segment.open_runs.items():
+        open_runs[run_id] = (base + line, ident)
+    results = verifier.results
+    results.codes += segment.codes
+    results.devs += segment.devs
+    for line, note in segment.notes.items():
+        results.notes[base + line] = note
+    verifier.chain.last_hash = segment.last_hash
+    verifier.chain.last_seq = segment.last_seq
+    return True
 
 
 def verify_logs(
@@ -534,13 +943,17 @@ def verify_logs(
     releases: Path,
     policy: TrustPolicy,
     expect: list[Head] | None = None,
+    **parallel: int,
 ) -> LogReport:
-    """Verify every log against the releases folder; ``expect`` pairs with ``logs`` by position."""
+    """Verify every log against the releases folder; ``expect`` pairs with ``logs`` by position.
+
+    ``parallel`` (``workers``, ``segment_bytes``, ``parallel_bytes``) goes to `verify_log`.
+    """
     index = ReleaseIndex(releases, policy)
     heads: list[Head | None] = list(expect) if expect else [None] * len(logs)
     report = LogReport(context=policy.describe())
     for path, head in zip(logs, heads, strict=True):
-        results = verify_log(path, index, head)
+        results = verify_log(path, index, head, **parallel)
         report.logs.append(results)
         if results.head is not None:
             report.context[f"head {clean(str(path))}"] = str(results.head)
