@@ -148,12 +148,12 @@ JSON_LEAVES = (
     | st.text(max_size=20)
     | st.sampled_from(["../x", "sha256:" + "0" * 64, "sealbook.release/v1", "runbooks/a.md"])
 )
-JSON = st.recursive(
-    JSON_LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=30,
+JSON: st.SearchStrategy[object] = st.deferred(
+    lambda: (
+        JSON_LEAVES
+        | st.lists(JSON, max_size=4)
+        | st.dictionaries(st.text(max_size=8), JSON, max_size=4)
+    )
 )
 
 
