@@ -1,0 +1,134 @@
+"""The parallel path of `sealbook-verify logs` gives byte-identical reports to the serial one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from builder.runlog import RunLog
+from tests.test_verify_logs import lines, rewrite, run_record
+from verifier import logs as logs_module
+from verifier.digests import canonical_json
+from verifier.logs import verify_logs
+from verifier.policy import TrustPolicy
+from verifier.runlog import line_hash
+
+
+def _log(root: Path, folder: Path, pairs: int = 40) -> Path:
+    """A clean log of interleaved runs, with a refusal in the middle."""
+    log = folder / "runs.jsonl"
+    run = RunLog(log)
+    for i in range(pairs):
+        run.append(run_record(root, "1.1.0", "noop", "started", run_id=f"a{i}"))
+        if i % 7 == 3:
+            refused = run_record(root, "1.1.0", "noop", "refused", run_id=f"x{i}")
+            run.append(refused | {"reason": "snippet-digest-mismatch", "detail": "no"})
+        if i:
+            run.append(run_record(root, "1.1.0", "noop", "finished", run_id=f"a{i - 1}"))
+    return log
+
+
+def _reports(root: Path, log: Path, extra: list[str] | None = None) -> tuple[str, str, bool]:
+    policy = TrustPolicy.load(root / "dev/sealbook.dev.toml")
+    heads = None
+    if extra:
+        from verifier.runlog import Head
+
+        heads = [Head.parse(extra[0])]
+    serial = verify_logs([log], root / "releases", policy, heads, workers=1)
+    used: list[bool] = []
+    real = logs_module._verify_parallel
+
+    def spy(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        used.append(result is not None)
+        return result
+
+    logs_module._verify_parallel = spy  # type: ignore[assignment]
+    try:
+        parallel = verify_logs(
+            [log], root / "releases", policy, heads, workers=2, segment_bytes=700, parallel_bytes=0
+        )
+    finally:
+        logs_module._verify_parallel = real
+    return serial.render("json"), parallel.render("json"), bool(used and used[0])
+
+
+def test_clean_log_in_parallel_equals_serial(run_releases: Path, tmp_path: Path) -> None:
+    log = _log(run_releases, tmp_path)
+    serial, parallel, used = _reports(run_releases, log)
+    assert used, "the parallel path declined a clean log"
+    assert serial == parallel
+    assert json.loads(serial)["summary"]["failed"] == 1  # the last run is still open
+    for fmt in ("text", "junit"):
+        policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+        a = verify_logs([log], run_releases / "releases", policy, workers=1).render(fmt)
+        b = verify_logs(
+            [log], run_releases / "releases", policy, workers=2, segment_bytes=500, parallel_bytes=0
+        ).render(fmt)
+        assert a == b
+
+
+def _tampered(log: Path, how: str) -> None:
+    lines_ = lines(log)
+    i = len(lines_) // 2
+    if how == "edited":
+        lines_[i] = lines_[i].replace(b'"host":"h"', b'"host":"H"')
+    elif how == "deleted":
+        del lines_[i]
+    elif how == "duplicated":
+        lines_.insert(i, lines_[i])
+    elif how == "swapped":
+        lines_[i], lines_[i + 1] = lines_[i + 1], lines_[i]
+    elif how == "malformed":
+        lines_[i] = b"not json\n"
+    elif how == "torn":
+        lines_[-1] = lines_[-1][:30]
+    elif how == "run-reused":
+        record = json.loads(lines_[i])
+        record["run_id"] = json.loads(lines_[1])["run_id"]
+        lines_[i] = canonical_json(record) + b"\n"
+    rewrite(log, lines_)
+
+
+@pytest.mark.parametrize(
+    "how", ["edited", "deleted", "duplicated", "swapped", "malformed", "torn", "run-reused"]
+)
+def test_tampered_log_in_parallel_equals_serial(
+    run_releases: Path, tmp_path: Path, how: str
+) -> None:
+    log = _log(run_releases, tmp_path)
+    _tampered(log, how)
+    serial, parallel, _used = _reports(run_releases, log)
+    assert serial == parallel
+    assert json.loads(serial)["summary"]["failed"] >= 1
+
+
+def test_expect_head_in_parallel_equals_serial(run_releases: Path, tmp_path: Path) -> None:
+    log = _log(run_releases, tmp_path)
+    all_lines = lines(log)
+    for seq in (5, len(all_lines) - 1):
+        head = f"{seq}:{line_hash(all_lines[seq - 1])}"
+        serial, parallel, _used = _reports(run_releases, log, [head])
+        assert serial == parallel
+        assert json.loads(serial)["summary"]["failed"] == 1  # only the open run
+    serial, parallel, _used = _reports(
+        run_releases, log, [f"{len(all_lines) + 9}:{'sha256:' + '0' * 64}"]
+    )
+    assert serial == parallel and "log-head-mismatch" in serial
+
+
+def test_recovered_log_in_parallel_equals_serial(run_releases: Path, tmp_path: Path) -> None:
+    log = _log(run_releases, tmp_path)
+    with log.open("ab") as fh:
+        fh.write(lines(log)[2][:57])
+    run = RunLog(log)
+    for kind in ("started", "finished"):
+        run.append(run_record(run_releases, "1.1.0", "noop", kind, run_id="z"))
+    for _ in range(10):
+        run.append(run_record(run_releases, "1.1.0", "noop", "started", run_id="y"))
+        run.append(run_record(run_releases, "1.1.0", "noop", "finished", run_id="y"))
+    serial, parallel, _used = _reports(run_releases, log)
+    assert serial == parallel and "log-recovered" in serial
