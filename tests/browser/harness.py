@@ -236,12 +236,17 @@ class SitePage:
         assert path is not None, f"the tab left the site: {self.page.url}"
         return path
 
-    def copied(self, button: Any) -> str:
-        """Click ``button`` like a user and return the one text it handed to the clipboard."""
+    def copied(self, button: Any, key: str | None = None) -> str:
+        """Click ``button`` (or focus it and press ``key``) like a user; return the one text
+        it handed to the clipboard."""
         self.page.evaluate("window.__sbClipboard.length = 0")
-        # force: no actionability wait; still a real mouse click at the button's centre, so
-        # a covered or misplaced button yields no write (or the wrong one) and fails below.
-        button.click(force=True)
+        if key is None:
+            # force: no actionability wait; still a real mouse click at the button's centre,
+            # so a covered or misplaced button yields no write (or the wrong one): fails below.
+            button.click(force=True)
+        else:
+            button.focus()
+            self.page.keyboard.press(key)
         # The site copies inside the click handler: the log is normally full on return.
         writes = self.page.evaluate("window.__sbClipboard.splice(0)")
         if not writes:

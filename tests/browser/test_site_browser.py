@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from tests.browser import harness
-from tests.browser.harness import CONSOLE, BuiltSite, SitePage, check_snippets, scan
+from tests.browser.harness import (
+    CONSOLE,
+    BuiltSite,
+    SitePage,
+    check_snippets,
+    run_command,
+    scan,
+)
 from verifier import sitelayout as layout
 
 pytestmark = pytest.mark.browser
@@ -211,6 +218,20 @@ def test_no_request_leaves_the_site(demo_page: SitePage) -> None:
     for needed in ("assets/versions.js", "assets/sealbook/sealbook.js", "search/search_index.js"):
         assert needed in seen, f"{needed} never loaded: is the request log live?"
     assert not demo_page.watch.outside(), demo_page.watch.outside()
+
+
+def test_copy_buttons_work_from_the_keyboard(demo_page: SitePage) -> None:
+    """Enter and Space on a focused copy button copy the same exact bytes as a click."""
+    site = demo_page.site
+    slug = "hosts/disk-full"
+    demo_page.open(f"runbooks/{slug}/latest.html")
+    demo_page.page.wait_for_url("**/r2.html")
+    release = demo_page.page.locator(".sb-page").get_attribute("data-release")
+    snippet = next(s for s in site.runbook(release, slug)["snippets"] if s["executable"])
+    figure = demo_page.page.locator(f'figure.sb-snippet[data-snippet-id="{snippet["id"]}"]')
+    assert demo_page.copied(figure.locator("button.sb-copy"), key="Enter") == snippet["text"][:-1]
+    run = demo_page.copied(figure.locator("button.sb-copy-run"), key="Space")
+    assert run == run_command(slug, release, snippet)
 
 
 def test_nothing_in_the_site_points_outside_it(demo_site: BuiltSite) -> None:

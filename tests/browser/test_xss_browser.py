@@ -172,6 +172,16 @@ def test_hostile_snippets_copy_exactly(xss_page: SitePage) -> None:
     assert checked == len(rb["snippets"]) == 7
 
 
+def test_hostile_site_verifies(xss_site: BuiltSite) -> None:
+    """`sealbook-verify site` accepts the hostile catalog's site: escaping changed no byte."""
+    dev = xss_site.releases.parent / "dev" / "sealbook.dev.toml"
+    result = run_cli(
+        "sealbook-verify", "site", str(xss_site.root), "--releases", str(xss_site.releases),
+        "--policy", str(dev),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+
+
 def test_payload_ids_are_refused_by_check(tmp_path: Path) -> None:
     """Snippet ids cannot carry payloads: `sealbook check` refuses them, so no release has them."""
     result = run_cli("sealbook", "check", "--runbooks", str(REFUSED))
