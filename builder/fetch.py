@@ -14,8 +14,11 @@ the site's ``assets/versions.js``; it is advice for the operator and is not veri
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlparse
@@ -89,8 +92,7 @@ def fetch_release(site: str, version: str) -> SignedFiles:
 def read_limited(path: Path, limit: int, what: str) -> bytes:
     """Read a file of at most ``limit`` bytes or raise `InputError` naming it."""
     try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
+        data = _read_regular(path, limit + 1)
     except FileNotFoundError:
         raise InputError(str(path), f"{what} is missing", "check the path") from None
     except OSError as exc:
@@ -102,6 +104,14 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
             str(path), f"{what} is larger than {limit >> 20} MiB", "is this a release?"
         )
     return data
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file; OSError otherwise (a FIFO would block)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read(limit)
 
 
 def _get(url: str, limit: int) -> bytes:
@@ -137,8 +147,7 @@ def newest_in_folder(releases: Path, version: str) -> str | None:
         return None
     for folder in folders:
         try:
-            with (folder / MANIFEST_NAME).open("rb") as fh:
-                start = fh.read(4096)  # canonical JSON: "previous" is the second key
+            start = _read_regular(folder / MANIFEST_NAME, 4096)  # "previous": the second key
         except OSError:
             continue
         match = _PREVIOUS_RE.search(start)

@@ -232,3 +232,25 @@ def test_symlink_and_fifo_planted_in_the_site_fail_their_items(work: Path) -> No
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     failed = {r["item"]: r["reason"] for r in json.loads(proc.stdout)["results"] if not r["ok"]}
     assert failed == {"leak.html": "site-file-unexpected", "index.html": "site-file-missing"}
+
+
+# --- sealbook run over hostile release files ----------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["--releases", "--from"])
+def test_run_refuses_a_fifo_manifest_without_hanging(work: Path, source: str) -> None:
+    folder = work / "releases" if source == "--releases" else work / "plain" / "releases"
+    if source == "--from":
+        shutil.copytree(work / "site", work / "plain", symlinks=False)
+    manifest = folder / "1.0" / MANIFEST_NAME
+    manifest.unlink()
+    os.mkfifo(manifest)
+    proc = run_cli(
+        "sealbook", "run", "ops/restart@1.0", "restart", "--sha256", "0" * 64,
+        source, str(folder if source == "--releases" else work / "plain"),
+        "--policy", str(work / "dev" / "sealbook.dev.toml"), "--log", str(work / "runs.jsonl"),
+        timeout=30,
+    )  # fmt: skip
+    one_line(proc, 125, str(manifest), "not a regular file", "nothing ran")
+    last = json.loads((work / "runs.jsonl").read_bytes().splitlines()[-1])
+    assert last["type"] == "refused"
