@@ -94,6 +94,8 @@ def _load_toml(text: str) -> Any:
         raise FrontMatterError(line, f"TOML front matter does not parse: {exc}") from None
     except RecursionError:
         raise FrontMatterError(1, "TOML front matter is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise FrontMatterError(1, f"TOML front matter has a bad value: {exc}") from None
 
 
 def _load_yaml(text: str) -> Any:
@@ -114,6 +116,8 @@ def _load_yaml(text: str) -> Any:
         raise FrontMatterError(line, f"YAML front matter does not parse: {problem}") from None
     except RecursionError:
         raise FrontMatterError(1, "YAML front matter is nested too deeply") from None
+    except ValueError as exc:  # a date like 2024-02-30, an integer of 5000 digits
+        raise FrontMatterError(1, f"YAML front matter has a bad value: {exc}") from None
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -453,6 +453,8 @@ def _log_line(seeds: Seeds, **changes: object) -> bytes:
         "log-reason-list",
         "emptied-log-anchored",
         "cli-nul-byte",
+        "front-matter-impossible-date",
+        "policy-5000-digit-int",
     ],
 )
 def test_known_crashers_stay_fixed(seeds: Seeds, index: ReleaseIndex, case: str) -> None:
@@ -477,6 +479,12 @@ def test_known_crashers_stay_fixed(seeds: Seeds, index: ReleaseIndex, case: str)
         verifier = LogVerifier("x.jsonl", index, None)
         verifier.line(line)
         assert verifier.close().result(0).reason == "record-malformed"
+    elif case == "front-matter-impossible-date":
+        runbook, problems = parse_runbook("a", b"---\nreviewed: 2024-02-30\n---\n# T\n", "a.md")
+        assert runbook is None and [p.code for p in problems] == ["front-matter-invalid"]
+    elif case == "policy-5000-digit-int":
+        with pytest.raises(TrustError, match="not valid TOML"):
+            TrustPolicy.from_toml(b"n = 1" + b"0" * 5000, seeds.policy_path)
     elif case == "cli-nul-byte":
         with pytest.raises(SystemExit) as exc, contextlib.redirect_stderr(io.StringIO()):
             verify_main(["logs", "x", "--policy", "\0"])

@@ -257,6 +257,8 @@ LAUGHS = (
             2,
         ),
         (b"---\ntitle: [unclosed\n---\n# T\n", "front-matter-invalid", 3),
+        (b"---\nreviewed: 2024-02-30\n---\n# T\n", "front-matter-invalid", 1),
+        (b"+++\nn = 1" + b"0" * 5000 + b"\n+++\n# T\n", "front-matter-invalid", 1),
     ],
     ids=[
         "oversized",
@@ -269,6 +271,8 @@ LAUGHS = (
         "yaml-deep",
         "yaml-python-tag",
         "yaml-broken",
+        "yaml-impossible-date",
+        "toml-5000-digit-int",
     ],
 )
 def test_bad_runbook_files_get_one_clear_problem(
@@ -439,6 +443,7 @@ SIGNER = '[[trust.signers]]\nidentity = "dev@sealbook.invalid"\nissuer = "https:
             "dev must be true or false",
         ),
         ((ROOT_OK + SIGNER + '[site]\nurl = "javascript:alert(1)"\n').encode(), "site.url"),
+        (b"n = 1" + b"0" * 5000 + b"\n", "not valid TOML"),
     ],
     ids=[
         "missing",
@@ -455,6 +460,7 @@ SIGNER = '[[trust.signers]]\nidentity = "dev@sealbook.invalid"\nissuer = "https:
         "skew-negative",
         "dev-not-bool",
         "site-url-js",
+        "5000-digit-int",
     ],
 )
 def test_bad_policy_exits_4_naming_it(work: Path, data: bytes | None, needle: str) -> None:

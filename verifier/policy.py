@@ -194,6 +194,8 @@ class TrustPolicy:
             raise TrustError(
                 where, "not valid TOML (nested too deeply)", "fix the policy file"
             ) from None
+        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+            raise TrustError(where, f"not valid TOML ({exc})", "fix the policy file") from None
         trust = data.get("trust")
         if not isinstance(trust, dict):
             raise TrustError(where, "no [trust] table", "add [trust.roots.*] and [[trust.signers]]")
