@@ -92,7 +92,10 @@ def test_search_for_an_alert_name_lists_its_runbook(demo_page: SitePage) -> None
         result = demo_page.page.locator(
             "[data-md-component=search-result] a.md-search-result__link"
         ).filter(has_text=rb["title"])
-        result.first.wait_for(state="visible")
+        try:
+            result.first.wait_for(state="visible", timeout=5_000)
+        except Exception as exc:
+            raise AssertionError(f"search for {alert!r} lists no {rb['title']!r}") from exc
         links = [
             site.path_of(demo_page.page.evaluate("(a) => a.href", handle))
             for handle in result.element_handles()
