@@ -37,6 +37,7 @@ _BLANK_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
 # Default-ignorable marks (Mn, so not caught by category): they render as nothing.
 _IGNORABLE_MARKS = frozenset({0x034F, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F})
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_LANGUAGE_WORD_RE = re.compile(r"[A-Za-z0-9_+.#-]{1,32}")
 _BASH_LINE_RE = re.compile(r"/dev/stdin: line (\d+): (.*)")
 _WHAT = {
     "bidi-control": "bidirectional control character",
@@ -94,6 +95,19 @@ def _check_names(runbook: SourceRunbook) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for snippet in runbook.snippets:
         yield from _check_id(runbook, snippet, seen)
+        if (
+            _LANGUAGE_WORD_RE.fullmatch(snippet.language) is None
+            and _danger_in(snippet.language) is None
+        ):
+            # A look-alike word (`bаsh` with a Cyrillic a) would silently make an
+            # executable block a reference block; markup in it reaches class names.
+            yield Problem(
+                path,
+                snippet.line,
+                "error",
+                "language-invalid",
+                f"code block language {visible(snippet.language)!r} is not [A-Za-z0-9_+.#-] (at most 32)",
+            )
         bad = [p for p in snippet.params if PARAM_RE.fullmatch(p) is None]
         if bad:
             yield Problem(

@@ -184,3 +184,18 @@ def test_problems_sorted_by_path_and_line(tmp_path: Path) -> None:
         ("b.md", 3),
         ("b.md", 6),
     ]
+
+
+@pytest.mark.parametrize("word", ["b\u0430sh", '">x', "a" * 33, "sh;rm"])
+def test_language_word_outside_the_safe_set_is_an_error(tmp_path: Path, word: str) -> None:
+    (tmp_path / "r.md").write_text(f"# R\n\n```{word}\necho hi\n```\n", encoding="utf-8")
+    problems = check_catalog(load_catalog(tmp_path))
+    assert any(p.code == "language-invalid" and p.severity == "error" for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "word", ["bash", "c++", "objective-c", "shell-session", "f#", "yaml", "promql"]
+)
+def test_ordinary_language_words_pass(tmp_path: Path, word: str) -> None:
+    (tmp_path / "r.md").write_text(f"# R\n\n```{word}\necho hi\n```\n", encoding="utf-8")
+    assert not [p for p in check_catalog(load_catalog(tmp_path)) if p.code == "language-invalid"]

@@ -175,7 +175,7 @@ def test_hostile_snippets_copy_exactly(xss_page: SitePage) -> None:
     assert release in site.versions
     checked, bad = check_snippets(xss_page, "xss/snippets", release)
     assert not bad, "\n".join(bad)
-    assert checked == len(rb["snippets"]) == 7
+    assert checked == len(rb["snippets"]) == 6
 
 
 def test_hostile_site_verifies(xss_site: BuiltSite) -> None:
@@ -189,13 +189,13 @@ def test_hostile_site_verifies(xss_site: BuiltSite) -> None:
 
 
 def test_payload_ids_are_refused_by_check(tmp_path: Path) -> None:
-    """Snippet ids cannot carry payloads: `sealbook check` refuses them, so no release has them."""
+    """Snippet ids and language words cannot carry payloads: `sealbook check` refuses them."""
     result = run_cli("sealbook", "check", "--runbooks", str(REFUSED))
     assert result.returncode == 1, result.stdout + result.stderr
-    for name in ("bad-id.md", "runme-id.md"):
-        assert re.search(rf"{name}:\d+: error: .*\[id-invalid\]", result.stdout + result.stderr), (
-            result.stdout + result.stderr
-        )
+    for name, code in (("bad-id.md", "id"), ("runme-id.md", "id"), ("language.md", "language")):
+        assert re.search(
+            rf"{name}:\d+: error: .*\[{code}-invalid\]", result.stdout + result.stderr
+        ), result.stdout + result.stderr
 
 
 def test_the_watch_sees_a_payload_run(xss_page: SitePage) -> None:
