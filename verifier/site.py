@@ -20,10 +20,12 @@
 
 from __future__ import annotations
 
+import html
 import os
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -64,7 +66,11 @@ class _Figure:
 
 
 class _PageParser(HTMLParser):
-    """Collects the hooks and the safety facts of one page."""
+    """Collects the hooks and the safety facts of one page.
+
+    `parse_page` feeds it through `_fast_feed` when the page is in the strict subset of HTML
+    sealbook writes, else through `HTMLParser` itself; both make the same calls.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -91,47 +97,59 @@ class _PageParser(HTMLParser):
                 self.unsafe.append(f"<{tag} {name}=...> event handler")
             if name in _URL_ATTRS and _UNSAFE_URL.match(value):
                 self.unsafe.append(f"<{tag} {name}={value[:40]!r}>")
+        if tag in _SPECIAL_TAGS:
+            self._special_tag(tag, attrs, classes)
+        if classes:
+            if "sb-page" in classes:
+                self.roots.append(attrs)
+            if tag in _HOOK_TAGS:
+                self._hook_tag(tag, attrs, classes)
+        if self._capture:
+            for key, _tag, _depth in self._capture:
+                self.texts.setdefault(key, "")
+        if tag not in _VOID:
+            self._stack.append(tag)
+
+    def _special_tag(self, tag: str, attrs: dict[str, str], classes: list[str]) -> None:
         if tag in ("iframe", "object", "embed", "base", "frame"):
             self.unsafe.append(f"<{tag}> element")
-        if tag == "form" and "md-search__form" not in classes:
+        elif tag == "form" and "md-search__form" not in classes:
             self.unsafe.append("<form> other than the search box")
-        if tag == "script":
+        elif tag == "script":
             if "src" in attrs:
                 self.scripts.append(attrs["src"])
             elif attrs.get("type") != "application/json":
                 self.unsafe.append("inline <script>")
-        if tag == "meta":
+        elif tag == "meta":
             if attrs.get("http-equiv", "").lower() == "content-security-policy":
                 self.csp.append(attrs.get("content", ""))
             if attrs.get("http-equiv", "").lower() == "refresh":
                 self.refresh.append(attrs.get("content", ""))
             if attrs.get("name") == layout.PREVIEW_META:
                 self.preview = True
+        elif tag == "pre" and self._figure_depth is None:
+            self.pre_outside += 1
+
+    def _hook_tag(self, tag: str, attrs: dict[str, str], classes: list[str]) -> None:
         if tag == "figure" and "sb-snippet" in classes:
             self.figures.append(_Figure(attrs))
             self._figure_depth = len(self._stack)
-        if tag == "pre" and self._figure_depth is None:
-            self.pre_outside += 1
-        if "sb-page" in classes:
-            self.roots.append(attrs)
-        if tag == "tr" and "sb-catalog-row" in classes:
+        elif tag == "tr" and "sb-catalog-row" in classes:
             self.rows.append(attrs)
-        for hook in ("sb-latest-link", "sb-alert-target", "sb-revision-link"):
-            if tag == "a" and hook in classes:
-                self.links.setdefault(hook, []).append(attrs)
-        element_id = attrs.get("id", "")
-        if tag == "template" and "sb-copy-text" in classes:
+        elif tag == "a":
+            for hook in ("sb-latest-link", "sb-alert-target", "sb-revision-link"):
+                if hook in classes:
+                    self.links.setdefault(hook, []).append(attrs)
+        elif tag == "template" and "sb-copy-text" in classes:
+            element_id = attrs.get("id", "")
             self._capture.append((element_id, tag, len(self._stack)))
             if self.figures and self._figure_depth is not None:
                 self.figures[-1].copy_ids.append(element_id)
-        if tag == "code" and "sb-run" in classes:
+        elif tag == "code" and "sb-run" in classes:
+            element_id = attrs.get("id", "")
             self._capture.append((element_id, tag, len(self._stack)))
             if self.figures and self._figure_depth is not None:
                 self.figures[-1].run_ids.append(element_id)
-        for key, _tag, _depth in self._capture:
-            self.texts.setdefault(key, "")
-        if tag not in _VOID:
-            self._stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _VOID or tag not in self._stack:
@@ -139,7 +157,8 @@ class _PageParser(HTMLParser):
         while self._stack:
             popped = self._stack.pop()
             depth = len(self._stack)
-            self._capture = [c for c in self._capture if c[2] < depth or c[1] != popped]
+            if self._capture:
+                self._capture = [c for c in self._capture if c[2] < depth or c[1] != popped]
             if self._figure_depth is not None and depth <= self._figure_depth:
                 self._figure_depth = None
             if popped == tag:
@@ -153,6 +172,144 @@ class _PageParser(HTMLParser):
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 )
+_SPECIAL_TAGS = frozenset({"iframe", "object", "embed", "base", "frame", "form", "script"}) | {
+    "meta",
+    "pre",
+}
+_HOOK_TAGS = frozenset({"figure", "tr", "a", "template", "code"})
+
+# The strict subset of HTML that `_fast_feed` tokenizes itself (everything sealbook and
+# mkdocs-material write): text without "<"; `<!doctype ...>`; start tags with ASCII names and
+# space-separated attributes whose values are quoted without "<" or bare ASCII; end tags
+# `</name>`; script/style content without "<". Whitespace inside tags is only the five ASCII
+# spaces HTML knows. On these tokens `HTMLParser` makes exactly the same calls; a page with
+# anything else (comments, CDATA, processing instructions, a stray "<", unusual spacing or
+# names) goes through `HTMLParser` itself.
+_WS = r"[ \t\n\r\f]"
+_NAME = r"[a-zA-Z][a-zA-Z0-9-]*+"
+_ATTR_NAME = r"[a-zA-Z_:][-a-zA-Z0-9_:.]*+"
+_ATTR_VALUE = r""""[^"<]*+"|'[^'<]*+'|[A-Za-z0-9._:/#%?&;+,~!@$*()\[\]{}|^-]++"""
+_ATTR = f"{_WS}++{_ATTR_NAME}(?:{_WS}*+={_WS}*+(?:{_ATTR_VALUE}))?+"
+_TOKEN = (
+    "([^<]++)"  # text
+    f"|<({_NAME})((?:{_ATTR})*+){_WS}*+(/?)>"  # start tag: name, attributes, self-closing
+    f"|</({_NAME}){_WS}*+>"  # end tag
+    "|<![dD][oO][cC][tT][yY][pP][eE][^<>]*+>"  # doctype
+)
+_TOKENS = re.compile(_TOKEN)
+_ATTRS = re.compile(f"{_WS}++({_ATTR_NAME})(?:{_WS}*+={_WS}*+({_ATTR_VALUE}))?+")
+_CDATA = frozenset({"script", "style"})
+# A run of attributes none of which `_PageParser` reports: no name starting with "on", and
+# every URL attribute's value printable ASCII without "&" (so unescaping cannot change it) and
+# not starting with an unsafe scheme (`_UNSAFE_URL` on such a value sees only " " as space).
+_URL_NAME = r"(?i:href|src|action|formaction|xlink:href|poster)(?![-a-zA-Z0-9_:.])"
+_UNSAFE_AHEAD = r"(?! *+(?i:javascript|data|vbscript) *+:)"
+_SAFE_URL_VALUE = (
+    rf""""{_UNSAFE_AHEAD}[ !#-%'-;=?-~]*+"|'{_UNSAFE_AHEAD}[ -%(-;=?-~]*+'"""
+    rf"|(?!(?i:javascript|data|vbscript):)[A-Za-z0-9._:/#%?;+,~!@$*()\[\]{{}}|^-]++"
+)
+_SAFE_ATTRS = re.compile(
+    f"(?:{_WS}++(?:"
+    f"(?![oO][nN]){_URL_NAME}(?:{_WS}*+={_WS}*+(?:{_SAFE_URL_VALUE}))?+"
+    f"|(?![oO][nN])(?!{_URL_NAME}){_ATTR_NAME}(?:{_WS}*+={_WS}*+(?:{_ATTR_VALUE}))?+"
+    "))*+"
+)
+
+
+class _NotStrict(Exception):
+    """The page is outside the strict subset `_fast_feed` tokenizes."""
+
+
+def _fast_feed(parser: _PageParser, doc: str) -> None:
+    """Make ``parser``'s calls for ``doc`` as `HTMLParser.feed` + ``close`` would.
+
+    Raises `_NotStrict` (``parser`` then holds partial state) if ``doc`` is outside the
+    strict subset; the caller starts over with `HTMLParser`. When no attribute of the page
+    can be reported (`_SAFE_ATTRS`), a start tag outside a capture that `handle_starttag`
+    would only push on its stack is pushed here: one not in `_SPECIAL_TAGS` whose
+    attributes cannot hold a hook class (all start with "sb-"; "sb-page" on any tag, the
+    others on `_HOOK_TAGS`; without "&" nothing is unescaped into one).
+    """
+    tokens = _TOKENS.findall(doc)
+    # Every "<" starts a tag or doctype token and none holds another "<"; `findall` skips
+    # only a "<" that starts no token. So the page is all tokens iff the counts agree.
+    if doc.count("<") != sum(1 for token in tokens if not token[0]):
+        raise _NotStrict
+    screened = _SAFE_ATTRS.fullmatch("".join([token[2] for token in tokens])) is not None
+    cdata = ""
+    start_tag = parser.handle_starttag
+    end_tag = parser.handle_endtag
+    stack = parser._stack
+    for text, tag, attrs, close, end in tokens:
+        if text:
+            if parser._capture:  # script/style content is raw, other text unescaped
+                parser.handle_data(text if cdata else html.unescape(text))
+            continue
+        if cdata:
+            if end.lower() != cdata:
+                raise _NotStrict
+            cdata = ""
+            end_tag(end.lower())
+        elif tag:
+            name = tag.lower()
+            if (
+                screened
+                and not parser._capture
+                and name not in _SPECIAL_TAGS
+                and "&" not in attrs
+                and "sb-page" not in attrs
+                and (name not in _HOOK_TAGS or "sb-" not in attrs)
+            ):
+                if name not in _VOID:
+                    stack.append(name)
+            else:
+                start_tag(name, _attr_items(attrs) if attrs else [])
+            if close:
+                end_tag(name)
+            elif name in _CDATA:
+                cdata = name
+        elif end:
+            name = end.lower()
+            if parser._capture or parser._figure_depth is not None:
+                end_tag(name)
+            elif name not in _VOID and name in stack:  # `handle_endtag` with nothing open
+                while stack.pop() != name:
+                    pass
+    if cdata:
+        raise _NotStrict
+
+
+def _attr_items(attrs: str) -> list[tuple[str, str | None]]:
+    """The attributes of a strict start tag as `HTMLParser` passes them."""
+    items: list[tuple[str, str | None]] = []
+    for name, raw in _ATTRS.findall(attrs):
+        if not raw:
+            items.append((name.lower(), None))
+            continue
+        if raw[0] in "\"'":
+            raw = raw[1:-1]
+        items.append((name.lower(), html.unescape(raw) if raw else raw))
+    return items
+
+
+def parse_page(text: str, *, close: bool = True) -> _PageParser:
+    """The facts of one page, as `_PageParser` fed with ``text`` (and closed) collects them.
+
+    Pages in the strict subset sealbook writes go through `_fast_feed`, others (and
+    ``close=False``) through `HTMLParser` itself.
+    """
+    if close:
+        parser = _PageParser()
+        try:
+            _fast_feed(parser, text)
+            return parser
+        except _NotStrict:
+            pass
+    parser = _PageParser()
+    parser.feed(text)
+    if close:
+        parser.close()
+    return parser
 
 
 def expected_layout(manifests: list[Manifest]) -> dict[str, Expected]:
@@ -207,14 +364,16 @@ def _alert_names(manifests: list[Manifest]) -> list[str]:
     return [name for _, name in sorted(newest.items()) if layout.valid_alert(name)]
 
 
-def _alert_slugs(manifests: list[Manifest], name: str) -> list[str]:
-    """Slugs of the newest release that lists alert ``name``."""
-    slugs: list[str] = []
+def _alert_slugs(manifests: list[Manifest]) -> dict[str, list[str]]:
+    """Per alert name (as written), the slugs of the newest release that lists it."""
+    newest: dict[str, list[str]] = {}
     for m in manifests:
-        found = [rb.slug for rb in m.runbooks if name in layout.alerts_of(rb)]
-        if found:
-            slugs = found
-    return slugs
+        in_release: dict[str, list[str]] = {}
+        for rb in m.runbooks:
+            for name in layout.alerts_of(rb):
+                in_release.setdefault(name, []).append(rb.slug)
+        newest.update(in_release)
+    return newest
 
 
 @dataclass
@@ -225,6 +384,23 @@ class _Chain:
     """Per slug ever released, its runbook in the newest release that had it."""
     retired: dict[str, str]
     introduced: dict[tuple[str, int], str]
+    alert_slugs: dict[str, list[str]]
+    """Per alert name, the slugs of the newest release that lists it."""
+
+    @cached_property
+    def versions_js(self) -> bytes:
+        """What ``assets/versions.js`` must hold."""
+        return layout.versions_js(self.manifests)
+
+    @cached_property
+    def search_json(self) -> bytes:
+        """What ``search/search_index.json`` must hold."""
+        return layout.search_index_json(self.manifests[-1] if self.manifests else None)
+
+    @cached_property
+    def search_js(self) -> bytes:
+        """What ``search/search_index.js`` must hold (the same index as a script)."""
+        return layout.search_index_js(self.manifests[-1] if self.manifests else None)
 
     @classmethod
     def of(cls, chain: list[VerifiedRelease]) -> _Chain:
@@ -236,7 +412,14 @@ class _Chain:
                 last[rb.slug] = rb
                 introduced.setdefault((rb.slug, rb.revision), m.version)
         history = layout.History.of(manifests)
-        return cls(manifests, {r.version: r for r in chain}, last, history.retired, introduced)
+        return cls(
+            manifests,
+            {r.version: r for r in chain},
+            last,
+            history.retired,
+            introduced,
+            _alert_slugs(manifests),
+        )
 
 
 def verify_site(site: Path, chain: list[VerifiedRelease], policy: TrustPolicy) -> list[Result]:
@@ -303,9 +486,7 @@ def _files(site: Path) -> set[str]:
 
 def _is_preview_page(path: Path) -> bool:
     try:
-        parser = _PageParser()
-        parser.feed(path.read_bytes().decode("utf-8", "replace"))
-        return parser.preview
+        return parse_page(path.read_bytes().decode("utf-8", "replace"), close=False).preview
     except OSError:
         return False
 
@@ -359,20 +540,14 @@ def _check_file(
 def _check_content(
     path: str, data: bytes, exp: Expected, info: _Chain, policy: TrustPolicy, sm: SiteManifest
 ) -> list[tuple[str, str]]:
-    manifests = info.manifests
-    head = manifests[-1] if manifests else None
     if exp.kind == "versions":
         return (
             []
-            if data == layout.versions_js(manifests)
+            if data == info.versions_js
             else [("site-content-mismatch", "version data differs from the chain")]
         )
     if exp.kind in ("search-json", "search-js"):
-        want = (
-            layout.search_index_json(head)
-            if exp.kind == "search-json"
-            else layout.search_index_js(head)
-        )
+        want = info.search_json if exp.kind == "search-json" else info.search_js
         return (
             []
             if data == want
@@ -403,10 +578,8 @@ def _check_page(
     path: str, data: bytes, exp: Expected, info: _Chain, policy: TrustPolicy, sm: SiteManifest
 ) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    parser = _PageParser()
     try:
-        parser.feed(data.decode("utf-8"))
-        parser.close()
+        parser = parse_page(data.decode("utf-8"))
     except UnicodeDecodeError:
         return [("site-content-mismatch", "page is not UTF-8")]
     # (4) safety
@@ -550,7 +723,7 @@ def _catalog_order(info: _Chain) -> list[str]:
 
 
 def _check_alert(path: str, parser: _PageParser, name: str, info: _Chain) -> list[tuple[str, str]]:
-    slugs = _alert_slugs(info.manifests, name)
+    slugs = info.alert_slugs.get(name, [])
     links = parser.links.get("sb-alert-target", [])
     want = [
         (s, layout.relative(path, layout.revision_page(s, info.last[s].revision))) for s in slugs
