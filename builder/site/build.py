@@ -2,10 +2,11 @@
 
 Steps of `build_site`:
   (1) decide every page from the chain (`builder.site.model`);
-  (2) key every released page; reuse the unchanged ones from the previous build;
+  (2) key every page and frozen source; reuse the unchanged ones from the previous build;
   (3) render the rest through mkdocs-material into a fresh build folder;
   (4) write the small pages, version data, search index, release files and trusted roots;
-  (5) hash everything into ``site-manifest.json``; record the page cache index;
+  (5) list every file in ``site-manifest.json`` (each hashed once: when written, or proven
+      by the page cache when carried over); record the page cache index;
   (6) publish by an atomic symlink flip (the caller's ``out``).
 A failure anywhere removes the build folder; the published site is untouched.
 """
@@ -33,7 +34,7 @@ from builder.site.render import (
     render_light,
     render_material,
 )
-from builder.site.sitemanifest import write_site_manifest
+from builder.site.sitemanifest import SiteFiles
 from verifier import sitelayout as layout
 from verifier.digests import digest
 from verifier.errors import SealbookError
@@ -92,104 +93,99 @@ def _build_into(
     # (1)
     model = build_model(releases)
     sb = SiteGlobals(site.site_name, site.preview, model.dev)
-    cache = PageCache(pub.current_build(out), f"{sealbook_version()}|{theme_fingerprint()}|{CSP}")
-    roles: dict[str, str] = {}
-    # (2)
+    salt = f"{sealbook_version()}|{theme_fingerprint()}|{CSP}|dev={sb.dev}"
+    cache = PageCache(pub.current_build(out), salt)
+    previous = cache.previous
+    # (2) key every page; the unchanged ones are carried over with their proven digests
     material: list[MaterialPage] = [
         MaterialPage(layout.HOME, "Catalog", lambda: (v.catalog_view(model), [])),
         MaterialPage(layout.RELEASES_PAGE, "Releases", lambda: (v.releases_view(model, site), [])),
         MaterialPage(layout.AUDIT_PAGE, "Audit", lambda: (v.audit_view(model, site), [])),
     ]
-    reuse: list[str] = []
+    reuse: dict[str, tuple[str, str]] = {}
+    """path -> (digest, role) of the pages taken from the previous build."""
+
+    def reused(path: str, inputs: dict[str, Any], role: str) -> bool:
+        found = cache.reusable(path, cache.key(path, inputs))
+        if found is not None:
+            reuse[path] = (found, role)
+        return found is not None
+
     diff_into = {(d.new.slug, d.new.revision, d.new_release.version): d.path for d in model.diffs}
     for page in model.revisions:
         diff_from = diff_into.get((page.slug, page.runbook.revision, page.release.version))
-        key = cache.key(page.path, v.revision_inputs(page, site, diff_from))
-        if cache.reusable(page.path, key):
-            reuse.append(page.path)
-        else:
+        if not reused(page.path, v.revision_inputs(page, site, diff_from), "page"):
             material.append(
                 MaterialPage(page.path, page.runbook.title, _revision_loader(page, site, diff_from))
             )
     for diff in model.diffs:
-        key = cache.key(diff.path, v.diff_inputs(diff, site))
-        if cache.reusable(diff.path, key):
-            reuse.append(diff.path)
-        else:
+        if not reused(diff.path, v.diff_inputs(diff, site), "page"):
             material.append(
                 MaterialPage(diff.path, f"{diff.new.title} (changes)", _diff_loader(diff))
             )
     for rp in model.release_pages:
-        key = cache.key(rp.path, v.release_inputs(rp, site))
-        if cache.reusable(rp.path, key):
-            reuse.append(rp.path)
-        else:
+        if not reused(rp.path, v.release_inputs(rp, site), "page"):
             material.append(
                 MaterialPage(rp.path, f"Release {rp.release.version}", _release_loader(rp, site))
             )
-    light_todo = []
+    light: list[tuple[str, str, dict[str, Any]]] = []
+    """(template, path, view) of the small pages to render."""
+    aliases = 0
     for alias in model.aliases:
-        key = cache.key(alias.path, v.alias_inputs(alias, site))
-        if cache.reusable(alias.path, key):
-            reuse.append(alias.path)
-        else:
-            light_todo.append(alias)
-    total = len(material) + len(light_todo) + len(model.latest) + len(model.alerts)
-    progress = Progress(total, stream=stream)
+        if not reused(alias.path, v.alias_inputs(alias, site), "alias"):
+            light.append(("alias", alias.path, v.alias_view(alias, site)))
+            aliases += 1
+    for latest in model.latest:
+        view = v.latest_view(latest, model)
+        if not reused(latest.path, _light_inputs("latest", view, site), "alias"):
+            light.append(("latest", latest.path, view))
+    for alert in model.alerts:
+        view = v.alert_view(alert)
+        if not reused(alert.path, _light_inputs("alert", view, site), "alias"):
+            light.append(("alert", alert.path, view))
+    progress = Progress(len(material) + len(light), stream=stream)
     # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
         render_material(material, build.absolute(), Path(work), sb, progress)
-    roles.update({p.path: "page" for p in material})
-    for path in reuse:
-        cache.link(path, build)
-        roles[path] = "alias" if path.startswith("versions/") and "/runbooks/" in path else "page"
+    files = SiteFiles(build)
+    written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
+    files.adopt({p.path: "page" for p in material}, written_later)
+    for path, (known, role) in reuse.items():
+        assert previous is not None
+        files.link(previous / path, path, known, role)
     # (4)
     env = light_environment()
-    for alias in light_todo:
-        _write(
-            build, alias.path, render_light(env, "alias", alias.path, v.alias_view(alias, site), sb)
-        )
-        roles[alias.path] = "alias"
-        progress.step()
-    for latest in model.latest:
-        _write(
-            build,
-            latest.path,
-            render_light(env, "latest", latest.path, v.latest_view(latest, model), sb),
-        )
-        roles[latest.path] = "alias"
-        progress.step()
-    for alert in model.alerts:
-        _write(build, alert.path, render_light(env, "alert", alert.path, v.alert_view(alert), sb))
-        roles[alert.path] = "alias"
+    for template, path, view in light:
+        files.write(path, render_light(env, template, path, view, sb), "alias")
         progress.step()
     manifests = [r.manifest for r in releases]
     head = releases[-1] if releases else None
-    _write(build, layout.VERSIONS_JS, layout.versions_js(manifests))
-    roles[layout.VERSIONS_JS] = "version-data"
+    files.write(layout.VERSIONS_JS, layout.versions_js(manifests), "version-data")
     head_manifest = head.manifest if head and not site.preview else None
     if site.preview and head is not None:
         head_manifest = head.manifest
-    _write(build, layout.SEARCH_JSON, layout.search_index_json(head_manifest))
-    _write(build, layout.SEARCH_JS, layout.search_index_js(head_manifest))
-    roles[layout.SEARCH_JSON] = roles[layout.SEARCH_JS] = "search-index"
+    files.write(layout.SEARCH_JSON, layout.search_index_json(head_manifest), "search-index")
+    files.write(layout.SEARCH_JS, layout.search_index_js(head_manifest), "search-index")
     if not site.preview:
         for rel in releases:
-            _write(build, layout.release_manifest(rel.version), rel.manifest_bytes)
-            roles[layout.release_manifest(rel.version)] = "release-manifest"
+            files.write(
+                layout.release_manifest(rel.version), rel.manifest_bytes, "release-manifest"
+            )
             if rel.bundle_bytes is not None:
-                _write(build, layout.release_bundle(rel.version), rel.bundle_bytes)
-                roles[layout.release_bundle(rel.version)] = "release-bundle"
+                files.write(layout.release_bundle(rel.version), rel.bundle_bytes, "release-bundle")
             for rb in rel.manifest.runbooks:
                 path = layout.release_source(rel.version, rb.slug)
-                _write(build, path, read_source(rel, rb))
-                roles[path] = "release-source"
+                # A frozen source the previous build published with this signed digest.
+                carried = cache.reusable(path, cache.key(path, {"source": rb.digest}))
+                if previous is not None and carried == rb.digest:
+                    files.link(previous / path, path, rb.digest, "release-source")
+                else:
+                    files.write(path, read_source(rel, rb), "release-source")
         for fingerprint, raw in sorted(roots.items()):
-            _write(build, layout.trusted_root_file(fingerprint), raw)
-            roles[layout.trusted_root_file(fingerprint)] = "trusted-root"
+            files.write(layout.trusted_root_file(fingerprint), raw, "trusted-root")
     # (5)
     head_pair = None if site.preview or head is None else (head.version, head.manifest_digest)
-    manifest = write_site_manifest(build, roles, preview=site.preview, head=head_pair)
+    manifest = files.write_manifest(preview=site.preview, head=head_pair)
     cache.write_index(build, {p: f.digest for p, f in manifest.files.items()})
     notes = [
         f"alert {name!r} gets no page (not a safe or unique file name)"
@@ -199,18 +195,17 @@ def _build_into(
         site=out,
         build=build,
         files=len(manifest.files) + 1,
-        rendered=len(material) + len(light_todo),
-        reused=cache.reused,
+        rendered=len(material) + aliases,
+        reused=len(reuse),
         seconds=0.0,
         model=model,
         notes=notes,
     )
 
 
-def _write(site: Path, path: str, data: bytes) -> None:
-    target = site / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+def _light_inputs(kind: str, view: dict[str, Any], site: v.SiteContext) -> dict[str, Any]:
+    """Cache key inputs of a latest or alert page: its whole view and the site's name."""
+    return {"kind": kind, "view": view, "site_name": site.site_name, "preview": site.preview}
 
 
 def read_source(rel: ReleaseInput, runbook: Any) -> bytes:

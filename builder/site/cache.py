@@ -1,24 +1,28 @@
 """Released pages never change: reuse them from the previous build instead of rendering them.
 
 A page's key is the digest of (sealbook version, theme fingerprint, the page's inputs); see
-`builder.site.views`. After each build ``<build>.pages.json`` (beside the build folder,
-outside the served site) records ``path -> [key, digest]``. The next build hard-links
-(or copies) a page from the previous build when its key is unchanged and the file still
-has the recorded digest; anything else is rendered afresh. A tampered or corrupted
-previous build is therefore never carried forward.
+`builder.site.views`. Frozen sources are keyed by their signed digest. After each build
+``<build>.pages.json`` (beside the build folder, outside the served site) records
+``path -> [key, digest, stat]`` where ``stat`` is ``[device, inode, size, mtime_ns]`` of the
+file as that build left it. The next build hard-links (or copies) a file from the previous
+build when its key is unchanged and the file still has the recorded digest; anything else is
+rendered afresh. "Still has the digest" is proven by hashing the file, or, when its device,
+inode, size and modification time are exactly those recorded after its digest was last
+proven, taken from the record (rewriting a file changes its mtime; replacing it changes its
+inode). A tampered or corrupted previous build is therefore never carried forward.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from verifier.digests import canonical_json, digest
+from verifier.digests import digest
 
-SCHEMA = "sealbook.page-cache/v1"
+SCHEMA = "sealbook.page-cache/v2"
+
+Stat = tuple[int, int, int, int]
 
 
 def index_path(build: Path) -> Path:
@@ -26,52 +30,64 @@ def index_path(build: Path) -> Path:
     return build.with_name(build.name + ".pages.json")
 
 
+def stat_of(path: Path) -> Stat:
+    """(device, inode, size, mtime_ns) of ``path``; raises `OSError`."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _key_bytes(value: Any) -> bytes:
+    """Deterministic JSON of a key's inputs (sorted keys; only ever compared with itself)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
 class PageCache:
-    """The previous build's pages by key, and the keys of the build in progress."""
+    """The previous build's files by key, and the keys of the build in progress."""
 
     def __init__(self, previous: Path | None, salt: str) -> None:
         self.previous = previous
         self.salt = salt
-        self.entries: dict[str, tuple[str, str]] = {}
+        self.entries: dict[str, tuple[str, str, Stat | None]] = {}
         self.keys: dict[str, str] = {}
-        self.reused = 0
         if previous is not None:
             self.entries = _load(index_path(previous))
 
     def key(self, path: str, inputs: dict[str, Any]) -> str:
         """The key of page ``path`` with ``inputs``; remembered for this build's index."""
-        value = digest(canonical_json({"salt": self.salt, "path": path, "inputs": inputs}))
+        value = digest(_key_bytes({"salt": self.salt, "path": path, "inputs": inputs}))
         self.keys[path] = value
         return value
 
-    def reusable(self, path: str, key: str) -> bool:
-        """True if the previous build has ``path`` with this key and its recorded bytes."""
+    def reusable(self, path: str, key: str) -> str | None:
+        """The digest of the previous build's ``path`` if it has this key and its recorded bytes."""
         entry = self.entries.get(path)
         if self.previous is None or entry is None or entry[0] != key:
-            return False
+            return None
+        source = self.previous / path
         try:
-            return digest((self.previous / path).read_bytes()) == entry[1]
+            if entry[2] is not None and stat_of(source) == entry[2]:
+                return entry[1]
+            return entry[1] if digest(source.read_bytes()) == entry[1] else None
         except OSError:
-            return False
-
-    def link(self, path: str, site: Path) -> None:
-        """Put the previous build's ``path`` into ``site`` (hard link, else copy)."""
-        assert self.previous is not None
-        source, target = self.previous / path, site / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
-        self.reused += 1
+            return None
 
     def write_index(self, build: Path, digests: dict[str, str]) -> None:
-        """Record this build's keyed pages with their final digests."""
-        pages = {p: [k, digests[p]] for p, k in sorted(self.keys.items()) if p in digests}
-        index_path(build).write_bytes(canonical_json({"schema": SCHEMA, "pages": pages}))
+        """Record this build's keyed files with their final digests and stats."""
+        pages: dict[str, list[Any]] = {}
+        for path, key in sorted(self.keys.items()):
+            if path not in digests:
+                continue
+            try:
+                stat: list[int] | None = list(stat_of(build / path))
+            except OSError:
+                stat = None
+            pages[path] = [key, digests[path], stat]
+        index_path(build).write_bytes(_key_bytes({"schema": SCHEMA, "pages": pages}))
 
 
-def _load(path: Path) -> dict[str, tuple[str, str]]:
+def _load(path: Path) -> dict[str, tuple[str, str, Stat | None]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -81,6 +97,13 @@ def _load(path: Path) -> dict[str, tuple[str, str]]:
     pages = data.get("pages")
     if not isinstance(pages, dict):
         return {}
-    return {
-        p: (str(v[0]), str(v[1])) for p, v in pages.items() if isinstance(v, list) and len(v) == 2
-    }
+    entries: dict[str, tuple[str, str, Stat | None]] = {}
+    for p, v in pages.items():
+        if not (isinstance(v, list) and len(v) == 3):
+            continue
+        raw = v[2]
+        stat: Stat | None = None
+        if isinstance(raw, list) and len(raw) == 4 and all(type(n) is int for n in raw):
+            stat = (raw[0], raw[1], raw[2], raw[3])
+        entries[p] = (str(v[0]), str(v[1]), stat)
+    return entries
