@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import html
+import multiprocessing as mp
 import os
 import posixpath
 import re
@@ -38,7 +39,7 @@ from verifier.reasons import first
 from verifier.release import VerifiedRelease, read_limited
 from verifier.results import Result
 from verifier.siteassets import expected_digest
-from verifier.sitemanifest import SiteManifest
+from verifier.sitemanifest import SiteFile, SiteManifest
 
 MAX_SITE_MANIFEST = 256 << 20
 MAX_PAGE = 64 << 20
@@ -177,6 +178,14 @@ _SPECIAL_TAGS = frozenset({"iframe", "object", "embed", "base", "frame", "form",
     "pre",
 }
 _HOOK_TAGS = frozenset({"figure", "tr", "a", "template", "code"})
+# A substring every hook class of the tag contains (`_PageParser._hook_tag`).
+_HOOK_HINTS = {
+    "figure": "sb-snippet",
+    "tr": "sb-catalog-row",
+    "a": "sb-",
+    "template": "sb-copy-text",
+    "code": "sb-run",
+}
 
 # The strict subset of HTML that `_fast_feed` tokenizes itself (everything sealbook and
 # mkdocs-material write): text without "<"; `<!doctype ...>`; start tags with ASCII names and
@@ -227,8 +236,8 @@ def _fast_feed(parser: _PageParser, doc: str) -> None:
     strict subset; the caller starts over with `HTMLParser`. When no attribute of the page
     can be reported (`_SAFE_ATTRS`), a start tag outside a capture that `handle_starttag`
     would only push on its stack is pushed here: one not in `_SPECIAL_TAGS` whose
-    attributes cannot hold a hook class (all start with "sb-"; "sb-page" on any tag, the
-    others on `_HOOK_TAGS`; without "&" nothing is unescaped into one).
+    attributes cannot hold a hook class ("sb-page" on any tag, the others on `_HOOK_TAGS`,
+    each containing its `_HOOK_HINTS`; without "&" nothing is unescaped into one).
     """
     tokens = _TOKENS.findall(doc)
     # Every "<" starts a tag or doctype token and none holds another "<"; `findall` skips
@@ -258,7 +267,7 @@ def _fast_feed(parser: _PageParser, doc: str) -> None:
                 and name not in _SPECIAL_TAGS
                 and "&" not in attrs
                 and "sb-page" not in attrs
-                and (name not in _HOOK_TAGS or "sb-" not in attrs)
+                and (name not in _HOOK_TAGS or _HOOK_HINTS[name] not in attrs)
             ):
                 if name not in _VOID:
                     stack.append(name)
@@ -451,10 +460,7 @@ def verify_site(site: Path, chain: list[VerifiedRelease], policy: TrustPolicy) -
                 "a page built by `sealbook preview` (unsigned), not listed in site-manifest.json"
             )
         results.append(Result("site-file", path, first(codes), detail))
-    for path, entry in sorted(sm.files.items()):
-        results.append(
-            _check_file(site, path, entry.role, entry.digest, sm, expected, info, policy)
-        )
+    results.extend(_check_listed(_Work(site, sorted(sm.files.items()), sm, expected, info, policy)))
     # (3) expected files nobody listed
     for path, exp in sorted(expected.items()):
         if path not in sm.files:
@@ -474,6 +480,59 @@ def verify_site(site: Path, chain: list[VerifiedRelease], policy: TrustPolicy) -
             )
         )
     return results
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Everything `_check_file` needs for the listed files of one site."""
+
+    site: Path
+    listed: list[tuple[str, SiteFile]]
+    sm: SiteManifest
+    expected: dict[str, Expected]
+    info: _Chain
+    policy: TrustPolicy
+
+    def check(self, start: int, stop: int) -> list[Result]:
+        """The results of ``listed[start:stop]``, in order."""
+        return [
+            _check_file(
+                self.site, path, e.role, e.digest, self.sm, self.expected, self.info, self.policy
+            )
+            for path, e in self.listed[start:stop]
+        ]
+
+
+PARALLEL_MIN = 4000
+"""From this many listed files on, they are checked by forked worker processes."""
+_FORKED: _Work | None = None
+
+
+def _check_forked(bounds: tuple[int, int]) -> list[Result]:
+    assert _FORKED is not None
+    return _FORKED.check(*bounds)
+
+
+def _check_listed(work: _Work) -> list[Result]:
+    """Check every listed file (results in listing order); large sites on every core.
+
+    Workers are forked (they inherit ``work``, nothing is pickled but the results) and each
+    checks contiguous slices, so the results are exactly those of the serial loop.
+    """
+    global _FORKED
+    count = len(work.listed)
+    cores = min(os.cpu_count() or 1, 8)
+    if count < PARALLEL_MIN or cores < 2 or "fork" not in mp.get_all_start_methods():
+        return work.check(0, count)
+    step = -(-count // (cores * 4))
+    slices = [(start, min(start + step, count)) for start in range(0, count, step)]
+    _FORKED = work
+    try:
+        with mp.get_context("fork").Pool(cores) as pool:
+            parts = pool.map(_check_forked, slices, chunksize=1)
+    finally:
+        _FORKED = None
+    return [result for part in parts for result in part]
 
 
 def _files(site: Path) -> set[str]:
