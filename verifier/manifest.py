@@ -205,8 +205,12 @@ class Manifest:
         not check the signature (see `verifier.release`).
         """
         try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-            _require_unicode(data)
+            text = raw.decode("utf-8")
+            data = json.loads(text, parse_constant=_no_constant)
+            # Strictly decoded UTF-8 holds no surrogates: only a \uD8xx-\uDFxx escape can
+            # make one, and canonical JSON never writes those. Walk the tree only then.
+            if _SURROGATE_ESCAPE_RE.search(text):
+                _require_unicode(data)
         except RecursionError:
             raise InputError(
                 source, "not valid JSON (nested too deeply)", "restore it from the release"
@@ -216,6 +220,9 @@ class Manifest:
                 source, f"not valid JSON ({exc})", "restore it from the release"
             ) from None
         return _parse_manifest(data, source)
+
+
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _no_constant(name: str) -> object:
