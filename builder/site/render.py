@@ -115,6 +115,9 @@ def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress)
                 "search": {"exclude": True},
                 "sealbook": view,
             }
+            if not toc:
+                # Pages without headings (the catalog, releases) get the TOC column's width.
+                page.meta["hide"] = ["toc"]
             page._sealbook_toc = toc
             return ""
 

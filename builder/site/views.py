@@ -11,6 +11,7 @@ theme. Its digest is the page's cache key (`builder.site.cache`).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ class SiteContext:
                 url = root.get("url")
                 return str(url) if url else None
         return None
+
+
+_LEADING_H1_RE = re.compile(r"\s*(<h1[ >].*?</h1>)", re.DOTALL)
 
 
 def provenance(rel: m.ReleaseInput) -> dict[str, Any]:
@@ -108,11 +112,20 @@ def revision_view(
     rb = page.runbook
     prose = render_prose(source, rb, body_start(source))
     root = layout.root_of(page.path)
+    parts = list(prose.parts)
+    heading = None
+    lead = parts[0] if parts else None
+    first = _LEADING_H1_RE.match(lead) if isinstance(lead, str) else None
+    if isinstance(lead, str) and first is not None:
+        # The runbook's own H1 leads the page, above the provenance panel.
+        heading = Markup(first.group(1))  # noqa: S704 - prose is sanitised
+        parts[0] = lead[first.end() :]
     body = [
         {"snippet": part} if isinstance(part, int) else {"html": Markup(part)}  # noqa: S704 - prose is sanitised
-        for part in prose.parts
+        for part in parts
     ]
     view = {
+        "heading": heading,
         "kind": "revision",
         "root": root,
         "slug": rb.slug,
