@@ -14,16 +14,14 @@ the site's ``assets/versions.js``; it is advice for the operator and is not veri
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlparse
 
 from verifier.errors import InputError, SealbookError
+from verifier.files import read_limited, read_regular
 from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME
 
 # verifier.release's limits; not imported, to keep a warm `sealbook run` light.
@@ -89,31 +87,6 @@ def fetch_release(site: str, version: str) -> SignedFiles:
     return SignedFiles(manifest, bundle, folder)
 
 
-def read_limited(path: Path, limit: int, what: str) -> bytes:
-    """Read a file of at most ``limit`` bytes or raise `InputError` naming it."""
-    try:
-        data = _read_regular(path, limit + 1)
-    except FileNotFoundError:
-        raise InputError(str(path), f"{what} is missing", "check the path") from None
-    except OSError as exc:
-        raise InputError(
-            str(path), f"cannot read {what} ({exc.strerror})", "check permissions"
-        ) from None
-    if len(data) > limit:
-        raise InputError(
-            str(path), f"{what} is larger than {limit >> 20} MiB", "is this a release?"
-        )
-    return data
-
-
-def _read_regular(path: Path, limit: int) -> bytes:
-    """Up to ``limit`` bytes of a regular file; OSError otherwise (a FIFO would block)."""
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return fh.read(limit)
-
-
 def _get(url: str, limit: int) -> bytes:
     """GET ``url`` with a timeout and a size limit."""
     import urllib.error  # only `--from URL` pays for the HTTP stack
@@ -147,7 +120,7 @@ def newest_in_folder(releases: Path, version: str) -> str | None:
         return None
     for folder in folders:
         try:
-            start = _read_regular(folder / MANIFEST_NAME, 4096)  # "previous": the second key
+            start = read_regular(folder / MANIFEST_NAME, 4096)  # "previous": the second key
         except OSError:
             continue
         match = _PREVIOUS_RE.search(start)

@@ -113,11 +113,11 @@ def test_release_whose_bundle_fails_refuses(
 ) -> None:
     releases = env / "releases"
     shutil.copytree(run_releases / "releases", releases)
-    # A genuine bundle, but over another release's manifest.
+    # A genuine bundle, but over another release's manifest: the digest it signed differs.
     shutil.copy(releases / "1.0.0" / BUNDLE_NAME, releases / "1.1.0" / BUNDLE_NAME)
     monkeypatch.setenv("MARK", str(env / "mark"))
     rc = run(run_releases, env, "1.1.0", "make-mark", "--releases", str(releases))
-    assert_refused(rc, env, "signature-invalid", capfd)
+    assert_refused(rc, env, "manifest-digest-mismatch", capfd)
     assert records(env)[0]["manifest_digest"] == digest(
         (releases / "1.1.0/manifest.json").read_bytes()
     )

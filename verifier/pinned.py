@@ -6,7 +6,8 @@ folder or the published site) and nothing else. `verify_signed_manifest` applies
 steps of `verifier.release.verify_release` that do not need the sources:
 
   (1) parse the bundle (malformed: `InputError`);
-  (2) verify the bundle over the manifest's exact bytes under the policy
+  (2) the digest the bundle signed is the manifest's (``manifest-digest-mismatch``), and
+      the bundle verifies over the manifest's exact bytes under the policy
       (`VerificationError`: ``signature-invalid``, ``signer-not-allowed``, ...);
   (3) parse the manifest; its version must be the one asked for (``version-mismatch``);
   (5) every snippet's signed text matches its digest (``snippet-digest-mismatch``).
@@ -18,11 +19,12 @@ the verified signature facts of exactly these bytes (a verdict cache).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from verifier.digests import digest
 from verifier.errors import VerificationError
-from verifier.manifest import Manifest
+from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, Manifest
 from verifier.policy import TrustPolicy
 from verifier.signature import SignatureFacts, parse_bundle, verify_signature
 
@@ -63,8 +65,20 @@ def verify_signed_manifest(
 ) -> SignedManifest:
     """Steps (1), (2), (3), (5); raise `InputError` or `VerificationError` naming ``subject``."""
     # (1)
-    bundle = parse_bundle(bundle_bytes, f"{subject}: bundle")
-    # (2)
+    bundle = parse_bundle(bundle_bytes, _within(subject, BUNDLE_NAME))
+    # (2) The bundle names the digest it signed: a mismatch means manifest.json changed.
+    signed = bundle._inner.message_signature
+    signed_digest = signed.message_digest if signed is not None else None
+    if (
+        signed_digest is not None
+        and signed_digest.digest != hashlib.sha256(manifest_bytes).digest()
+    ):
+        raise VerificationError(
+            "manifest-digest-mismatch",
+            subject,
+            f"manifest.json ({digest(manifest_bytes)}) is not the manifest that was signed",
+            "restore manifest.json from the release's origin",
+        )
     signature = verify_signature(manifest_bytes, bundle, policy, subject)
     return check_signed_manifest(manifest_bytes, bundle_bytes, signature, subject, version)
 
@@ -78,7 +92,7 @@ def check_signed_manifest(
 ) -> SignedManifest:
     """Steps (3) and (5) for bytes whose signature is known to verify as ``signature``."""
     # (3)
-    manifest = Manifest.from_bytes(manifest_bytes, f"{subject}: manifest.json")
+    manifest = Manifest.from_bytes(manifest_bytes, _within(subject, MANIFEST_NAME))
     if version is not None and manifest.version != version:
         raise VerificationError(
             "version-mismatch",
@@ -99,3 +113,8 @@ def check_signed_manifest(
     return SignedManifest(
         manifest, manifest_bytes, digest(manifest_bytes), digest(bundle_bytes), signature
     )
+
+
+def _within(subject: str, name: str) -> str:
+    """``name`` inside the release ``subject`` (a folder path or a URL), for messages."""
+    return subject + name if subject.endswith("/") else f"{subject}/{name}"

@@ -1,6 +1,6 @@
 """Verify signed releases and the chain they form, offline.
 
-`verify_release` steps:
+`verify_release` steps ((2), (3) and (5) are `verifier.pinned.verify_signed_manifest`):
   (1) read ``manifest.json`` and its bundle (unreadable: `InputError`);
   (2) the digest the bundle signed equals the manifest's; the bundle verifies over the
       manifest's exact bytes under the policy (signature, chain, log proof, signer);
@@ -16,49 +16,28 @@ strictly increase along the chain, and the head equals ``--expect-latest`` if gi
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from verifier.digests import digest
 from verifier.errors import InputError, UsageError, VerificationError
-from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, SOURCES_DIR, Manifest, valid_version
+from verifier.files import read_limited
+from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, SOURCES_DIR, valid_version
+from verifier.pinned import SignedManifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
 from verifier.results import Result
-from verifier.signature import SignatureFacts, parse_bundle, verify_signature
 
 MAX_MANIFEST_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
-class VerifiedRelease:
-    """A release whose signature, signer, manifest and sources all verified."""
+class VerifiedRelease(SignedManifest):
+    """A release folder whose signature, signer, manifest and sources all verified."""
 
     path: Path
-    manifest: Manifest
-    manifest_bytes: bytes
-    manifest_digest: str
     bundle_bytes: bytes
-    signature: SignatureFacts
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version
-
-    @property
-    def dev(self) -> bool:
-        return self.signature.dev
-
-    def facts(self) -> dict[str, object]:
-        """Provenance for reports and pages."""
-        return {
-            "version": self.version,
-            "manifest_digest": self.manifest_digest,
-            **self.signature.to_json(),
-        }
 
 
 @dataclass(frozen=True)
@@ -80,60 +59,15 @@ class Anchor:
         return cls(version, rest)
 
 
-def read_limited(path: Path, limit: int, what: str) -> bytes:
-    """Read a file of at most ``limit`` bytes or raise `InputError` naming it."""
-    try:
-        # O_NONBLOCK: a FIFO planted in a release must not hang the auditor.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise InputError(
-                    str(path), f"cannot read {what}: not a regular file", "check the path"
-                )
-            data = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise InputError(str(path), f"{what} is missing", "restore it or check the path") from None
-    except OSError as exc:
-        raise InputError(
-            str(path), f"cannot read {what} ({exc.strerror})", "check permissions"
-        ) from None
-    if len(data) > limit:
-        raise InputError(
-            str(path), f"{what} is larger than {limit >> 20} MiB", "is this the right file?"
-        )
-    return data
-
-
 def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
     """Verify one release folder; raise `InputError` or `VerificationError` with a reason code."""
     subject = str(folder)
     # (1)
     manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
     bundle_bytes = read_limited(folder / BUNDLE_NAME, 1 << 20, "the Sigstore bundle")
-    bundle = parse_bundle(bundle_bytes, str(folder / BUNDLE_NAME))
-    # (2) The bundle names the digest it signed: a mismatch means manifest.json changed.
-    signed = bundle._inner.message_signature
-    signed_digest = signed.message_digest if signed is not None else None
-    if (
-        signed_digest is not None
-        and signed_digest.digest != hashlib.sha256(manifest_bytes).digest()
-    ):
-        raise VerificationError(
-            "manifest-digest-mismatch",
-            subject,
-            f"manifest.json ({digest(manifest_bytes)}) is not the manifest that was signed",
-            "restore manifest.json from the release's origin",
-        )
-    signature = verify_signature(manifest_bytes, bundle, policy, subject)
-    # (3)
-    manifest = Manifest.from_bytes(manifest_bytes, str(folder / MANIFEST_NAME))
-    if manifest.version != folder.name:
-        raise VerificationError(
-            "version-mismatch",
-            subject,
-            f"manifest says version {manifest.version!r}",
-            "a release folder must be named after its version",
-        )
+    # (2), (3), (5): everything that needs no frozen source.
+    signed = verify_signed_manifest(manifest_bytes, bundle_bytes, policy, subject, folder.name)
+    manifest = signed.manifest
     # (4)
     expected = {rb.path for rb in manifest.runbooks}
     for rb in manifest.runbooks:
@@ -159,19 +93,7 @@ def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
                 "file is not named by the signed manifest",
                 "remove it; releases are immutable",
             )
-    # (5)
-    for rb in manifest.runbooks:
-        for snippet in rb.snippets:
-            if digest(snippet.text.encode("utf-8")) != snippet.digest:
-                raise VerificationError(
-                    "snippet-digest-mismatch",
-                    f"{subject}: {rb.slug}#{snippet.id}",
-                    "signed text differs from its digest",
-                    "restore the release from its origin",
-                )
-    return VerifiedRelease(
-        folder, manifest, manifest_bytes, digest(manifest_bytes), bundle_bytes, signature
-    )
+    return VerifiedRelease(**vars(signed), path=folder, bundle_bytes=bundle_bytes)
 
 
 def _release_files(folder: Path) -> list[str]:

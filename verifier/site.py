@@ -33,10 +33,11 @@ from pathlib import Path
 from verifier import sitelayout as layout
 from verifier.digests import digest
 from verifier.errors import InputError
+from verifier.files import read_limited
 from verifier.manifest import Manifest, Runbook
 from verifier.policy import TrustPolicy
 from verifier.reasons import first
-from verifier.release import VerifiedRelease, read_limited
+from verifier.release import VerifiedRelease
 from verifier.results import Result
 from verifier.siteassets import expected_digest
 from verifier.sitemanifest import SiteFile, SiteManifest
