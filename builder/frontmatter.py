@@ -61,6 +61,20 @@ def _closing(lines: list[str], delimiters: tuple[str, ...]) -> int:
     raise FrontMatterError(1, "front matter opened on line 1 is never closed")
 
 
+def body_start(lines: list[str]) -> int:
+    """The 0-based line where the body starts, found by the same delimiters, without parsing.
+
+    For signed sources, whose front matter was parsed at release time; 0 if it never closes.
+    """
+    first = lines[0].lstrip("\ufeff").rstrip() if lines else ""
+    if first not in ("---", "+++"):
+        return 0
+    try:
+        return _closing(lines, ("+++",) if first == "+++" else ("---", "...")) + 1
+    except FrontMatterError:
+        return 0
+
+
 def read_front_matter(lines: list[str]) -> FrontMatter:
     """Split off and parse the front matter of a runbook's ``lines`` (without line endings).
 

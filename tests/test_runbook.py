@@ -501,3 +501,14 @@ def test_parse_runbook_never_raises(source: bytes) -> None:
     assert all(isinstance(p, Problem) for p in problems)
     if runbook is not None:
         assert all(s.text.endswith("\n") for s in runbook.snippets)
+
+
+def test_body_start_without_parsing_agrees_with_the_parser() -> None:
+    from builder.frontmatter import body_start, read_front_matter
+    from tests.conftest import REPO
+
+    for path in sorted((REPO / "runbooks").rglob("*.md")):
+        lines = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines()]
+        assert body_start(lines) == read_front_matter(lines).body_start, path
+    assert body_start(["---", "title: x", "no end"]) == 0
+    assert body_start(["+++", 'title = "x"', "+++", "# Body"]) == 3

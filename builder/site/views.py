@@ -17,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from builder.frontmatter import read_front_matter
+from builder.frontmatter import body_start as front_matter_body_start
 from builder.runbook import split_lines
 from builder.site import model as m
 from builder.site.prose import Prose, render_prose
@@ -83,11 +83,10 @@ def snippet_views(rb: Runbook, version: str, site: SiteContext) -> list[dict[str
 
 def body_start(source: bytes) -> int:
     """The 0-based line where a runbook's body starts (after front matter)."""
-    lines = [line.rstrip("\r\n") for line in split_lines(source.decode("utf-8"))]
-    try:
-        return read_front_matter(lines).body_start
-    except Exception:  # noqa: BLE001 - signed sources parsed once already; show all on surprise
-        return 0
+    # Signed sources were parsed at release time: only the closing delimiter matters here.
+    return front_matter_body_start(
+        [line.rstrip("\r\n") for line in split_lines(source.decode("utf-8"))]
+    )
 
 
 def meta_rows(rb: Runbook) -> list[tuple[str, str]]:
