@@ -24,6 +24,7 @@ from builder.site import publish as pub
 from builder.site import views as v
 from builder.site.assets import sealbook_version, theme_fingerprint
 from builder.site.cache import PageCache
+from builder.site.light import FastLight
 from builder.site.model import ReleaseInput, SiteModel, build_model
 from builder.site.render import (
     CSP,
@@ -31,7 +32,6 @@ from builder.site.render import (
     Progress,
     SiteGlobals,
     light_environment,
-    render_light,
     render_material,
 )
 from builder.site.sitemanifest import SiteFiles
@@ -154,9 +154,9 @@ def _build_into(
         assert previous is not None
         files.link(previous / path, path, known, role)
     # (4)
-    env = light_environment()
+    fast = FastLight(light_environment(), sb)
     for template, path, view in light:
-        files.write(path, render_light(env, template, path, view, sb), "alias")
+        files.write(path, fast.render(template, path, view), "alias")
         progress.step()
     manifests = [r.manifest for r in releases]
     head = releases[-1] if releases else None
@@ -177,8 +177,14 @@ def _build_into(
                 path = layout.release_source(rel.version, rb.slug)
                 # A frozen source the previous build published with this signed digest.
                 carried = cache.reusable(path, cache.key(path, {"source": rb.digest}))
+                same = None
+                if previous is not None and carried != rb.digest:
+                    same = cache.holding(rb.digest, "releases/")
                 if previous is not None and carried == rb.digest:
                     files.link(previous / path, path, rb.digest, "release-source")
+                elif previous is not None and same is not None:
+                    # The same signed bytes, published by the previous build for another release.
+                    files.link(previous / same, path, rb.digest, "release-source")
                 else:
                     files.write(path, read_source(rel, rb), "release-source")
         for fingerprint, raw in sorted(roots.items()):

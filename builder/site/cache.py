@@ -51,6 +51,7 @@ class PageCache:
         self.salt = salt
         self.entries: dict[str, tuple[str, str, Stat | None]] = {}
         self.keys: dict[str, str] = {}
+        self._by_digest: dict[str, list[tuple[str, str]]] | None = None
         if previous is not None:
             self.entries = _load(index_path(previous))
 
@@ -72,6 +73,22 @@ class PageCache:
             return entry[1] if digest(source.read_bytes()) == entry[1] else None
         except OSError:
             return None
+
+    def holding(self, known: str, prefix: str) -> str | None:
+        """A path under ``prefix`` of the previous build proven to hold digest ``known``.
+
+        Content-addressed reuse for files keyed by their digest alone (frozen sources: a
+        runbook unchanged in a new release has the bytes the previous release published).
+        """
+        if self._by_digest is None:
+            self._by_digest = {}
+            for path, (key, found, _stat) in self.entries.items():
+                if path.startswith(prefix):
+                    self._by_digest.setdefault(found, []).append((path, key))
+        for path, key in self._by_digest.get(known, []):
+            if self.reusable(path, key) == known:
+                return path
+        return None
 
     def write_index(self, build: Path, digests: dict[str, str]) -> None:
         """Record this build's keyed files with their final digests and stats."""
