@@ -94,3 +94,25 @@ def test_expect_latest_mismatch_refuses(tmp_path: Path) -> None:
     )
     assert code == 1 and "release-not-latest" in output
     assert not (tmp_path / "site").exists()
+
+
+def test_rebuild_rehashes_a_source_changed_since_the_last_build(tmp_path: Path) -> None:
+    """The previous build's proven sources skip hashing only while their stat is unchanged."""
+    s = signed_site()
+    releases = tmp_path / "releases"
+    shutil.copytree(s.releases, releases)
+    out = tmp_path / "site"
+    argv = ("build", "--releases", str(releases), "--out", str(out), "--policy", str(s.policy))
+    assert _run(*argv)[0] == 0
+    index = sorted((tmp_path / ".site.builds").glob("*.pages.json"))[-1].read_text()
+    source = releases / "1.0/runbooks/ops/restart.md"
+    assert str(source.absolute()) in index
+    assert _run(*argv)[0] == 0  # unchanged: reused
+    # Same size, mtime set back: only the inode's ctime tells (and it cannot be set back).
+    st = source.stat()
+    data = source.read_bytes()
+    source.write_bytes(data[:-2] + (b"X\n" if data[-2:] != b"X\n" else b"Y\n"))
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, output = _run(*argv)
+    assert code == 1
+    assert "source-digest-mismatch" in output and "nothing was written" in output

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from verifier.digests import digest
@@ -38,6 +39,8 @@ class VerifiedRelease(SignedManifest):
 
     path: Path
     bundle_bytes: bytes
+    proven: dict[str, ProvenFile] = field(default_factory=dict, compare=False, repr=False)
+    """Frozen source path -> (digest, stat) as verified now (for `KnownFiles` of a later run)."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,34 @@ class Anchor:
         return cls(version, rest)
 
 
-def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
-    """Verify one release folder; raise `InputError` or `VerificationError` with a reason code."""
+ProvenFile = tuple[str, tuple[int, ...]]
+"""A file's digest and its (device, inode, size, mtime_ns, ctime_ns) when it was proven."""
+
+KnownFiles = dict[str, ProvenFile]
+"""Absolute path -> `ProvenFile` from an earlier verification (e.g. a build's cache)."""
+
+
+def file_stat(path: str) -> tuple[int, int, int, int, int] | None:
+    """(device, inode, size, mtime_ns, ctime_ns) of the regular file at ``path``, else None."""
+    try:
+        st = os.stat(path)  # noqa: PTH116 - hot path
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def verify_release(
+    folder: Path, policy: TrustPolicy, known: KnownFiles | None = None
+) -> VerifiedRelease:
+    """Verify one release folder; raise `InputError` or `VerificationError` with a reason code.
+
+    ``known``: frozen sources proven earlier. A source whose recorded digest is its signed
+    digest and whose device, inode, size, mtime and ctime are exactly those recorded is not
+    hashed again (rewriting a file changes its mtime and ctime, replacing it its inode; ctime
+    cannot be set back). The signature and manifest are always verified in full.
+    """
     subject = str(folder)
     # (1)
     manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
@@ -70,7 +99,21 @@ def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
     manifest = signed.manifest
     # (4)
     expected = {rb.path for rb in manifest.runbooks}
+    proven: dict[str, ProvenFile] = {}
+    base = str(folder.absolute())
     for rb in manifest.runbooks:
+        name = f"{base}/{rb.path}"
+        before = file_stat(name)
+        entry = known.get(name) if known else None
+        if (
+            before is not None
+            and entry is not None
+            and entry[0] == rb.digest
+            and entry[1] == before
+            and before[2] <= MAX_MANIFEST_BYTES
+        ):
+            proven[name] = entry
+            continue
         source = folder / rb.path
         try:
             data = read_limited(source, MAX_MANIFEST_BYTES, "frozen source")
@@ -85,6 +128,9 @@ def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
                 f"bytes differ from the signed digest {rb.digest}",
                 "restore the release from its origin",
             )
+        after = file_stat(name)
+        if after is not None and after == before:
+            proven[name] = (rb.digest, after)
     for extra in _release_files(folder):
         if extra not in expected:
             raise VerificationError(
@@ -93,7 +139,7 @@ def verify_release(folder: Path, policy: TrustPolicy) -> VerifiedRelease:
                 "file is not named by the signed manifest",
                 "remove it; releases are immutable",
             )
-    return VerifiedRelease(**vars(signed), path=folder, bundle_bytes=bundle_bytes)
+    return VerifiedRelease(**vars(signed), path=folder, bundle_bytes=bundle_bytes, proven=proven)
 
 
 def _release_files(folder: Path) -> list[str]:
@@ -144,9 +190,15 @@ class ChainVerdict:
 
 
 def verify_releases(
-    releases: Path, policy: TrustPolicy, expect_latest: Anchor | None = None
+    releases: Path,
+    policy: TrustPolicy,
+    expect_latest: Anchor | None = None,
+    known: KnownFiles | None = None,
 ) -> ChainVerdict:
-    """Verify every release under ``releases`` and the chain; one result per release."""
+    """Verify every release under ``releases`` and the chain; one result per release.
+
+    ``known``: frozen sources proven earlier (see `verify_release`).
+    """
     verified: dict[str, VerifiedRelease] = {}
     failures: dict[str, Result] = {}
     folders = release_folders(releases)
@@ -154,7 +206,7 @@ def verify_releases(
         raise InputError(str(releases), "holds no releases", "run `sealbook release` first")
     for folder in folders:
         try:
-            verified[folder.name] = verify_release(folder, policy)
+            verified[folder.name] = verify_release(folder, policy, known)
         except VerificationError as exc:
             failures[folder.name] = Result("release", folder.name, exc.reason, exc.detail)
         except InputError as exc:

@@ -42,14 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from builder.site.assets import sealbook_version
     from builder.site.build import build_site
+    from builder.site.cache import proven_sources
     from builder.site.inputs import release_input, root_files, site_context
+    from builder.site.publish import current_build
     from verifier.policy import TrustPolicy
     from verifier.release import Anchor, verify_releases
     from verifier.results import Report, render_text
 
     anchor = Anchor.parse(args.expect_latest) if args.expect_latest else None
     policy = TrustPolicy.load(args.policy)
-    verdict = verify_releases(args.releases, policy, anchor)
+    # Frozen sources the previous build's verification proved (re-hashed unless unchanged).
+    known = proven_sources(current_build(args.out.absolute()))
+    verdict = verify_releases(args.releases, policy, anchor, known)
     if not verdict.ok:
         report = Report("releases", verdict.results, context=policy.describe())
         sys.stderr.write(render_text(Report("releases", report.failed)))
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     releases = [release_input(rel) for rel in verdict.chain]
     site = site_context(policy, sealbook_version(), preview=False)
-    result = build_site(releases, args.out, site, root_files(policy))
+    proven = {p: e for rel in verdict.chain for p, e in rel.proven.items()}
+    result = build_site(releases, args.out, site, root_files(policy), proven=proven)
     for note in result.notes:
         sys.stderr.write(f"sealbook: note: {note}\n")
     head = verdict.chain[-1]

@@ -63,17 +63,19 @@ def build_site(
     roots: dict[str, bytes],
     *,
     stream: TextIO | None = None,
+    proven: dict[str, Any] | None = None,
 ) -> BuildResult:
     """Build and publish the site for ``releases`` (genesis to head) at ``out``.
 
-    ``roots`` maps a trusted root's fingerprint to its bytes (offered for download).
+    ``roots`` maps a trusted root's fingerprint to its bytes (offered for download);
+    ``proven`` the frozen sources the verifier proved (kept in the page cache index).
     """
     stream = stream if stream is not None else sys.stderr
     start = time.monotonic()
     out = Path(out).absolute()
     build = pub.new_build(out)
     try:
-        result = _build_into(build, out, releases, site, roots, stream)
+        result = _build_into(build, out, releases, site, roots, stream, proven or {})
     except BaseException:
         pub.discard(build)
         raise
@@ -89,6 +91,7 @@ def _build_into(
     site: v.SiteContext,
     roots: dict[str, bytes],
     stream: TextIO,
+    proven: dict[str, Any],
 ) -> BuildResult:
     # (1)
     model = build_model(releases)
@@ -152,7 +155,7 @@ def _build_into(
     files.adopt({p.path: "page" for p in material}, written_later)
     for path, (known, role) in reuse.items():
         assert previous is not None
-        files.link(previous / path, path, known, role)
+        files.link(f"{previous}/{path}", path, known, role)
     # (4)
     fast = FastLight(light_environment(), sb)
     for template, path, view in light:
@@ -181,10 +184,10 @@ def _build_into(
                 if previous is not None and carried != rb.digest:
                     same = cache.holding(rb.digest, "releases/")
                 if previous is not None and carried == rb.digest:
-                    files.link(previous / path, path, rb.digest, "release-source")
+                    files.link(f"{previous}/{path}", path, rb.digest, "release-source")
                 elif previous is not None and same is not None:
                     # The same signed bytes, published by the previous build for another release.
-                    files.link(previous / same, path, rb.digest, "release-source")
+                    files.link(f"{previous}/{same}", path, rb.digest, "release-source")
                 else:
                     files.write(path, read_source(rel, rb), "release-source")
         for fingerprint, raw in sorted(roots.items()):
@@ -192,7 +195,7 @@ def _build_into(
     # (5)
     head_pair = None if site.preview or head is None else (head.version, head.manifest_digest)
     manifest = files.write_manifest(preview=site.preview, head=head_pair)
-    cache.write_index(build, {p: f.digest for p, f in manifest.files.items()})
+    cache.write_index(build, {p: f.digest for p, f in manifest.files.items()}, proven)
     notes = [
         f"alert {name!r} gets no page (not a safe or unique file name)"
         for name in model.skipped_alerts

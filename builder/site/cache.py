@@ -15,6 +15,7 @@ inode). A tampered or corrupted previous build is therefore never carried forwar
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,14 @@ class PageCache:
         entry = self.entries.get(path)
         if self.previous is None or entry is None or entry[0] != key:
             return None
-        source = self.previous / path
+        source = f"{self.previous}/{path}"  # str, not Path: called for every page
         try:
-            if entry[2] is not None and stat_of(source) == entry[2]:
-                return entry[1]
-            return entry[1] if digest(source.read_bytes()) == entry[1] else None
+            if entry[2] is not None:
+                st = os.stat(source)  # noqa: PTH116 - hot path
+                if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == entry[2]:
+                    return entry[1]
+            with open(source, "rb") as fh:  # noqa: PTH123 - hot path
+                return entry[1] if digest(fh.read()) == entry[1] else None
         except OSError:
             return None
 
@@ -90,18 +94,56 @@ class PageCache:
                 return path
         return None
 
-    def write_index(self, build: Path, digests: dict[str, str]) -> None:
-        """Record this build's keyed files with their final digests and stats."""
+    def write_index(
+        self, build: Path, digests: dict[str, str], sources: dict[str, Any] | None = None
+    ) -> None:
+        """Record this build's keyed files with their final digests and stats.
+
+        ``sources``: the frozen sources the verifier proved for this build (absolute path ->
+        (digest, stat)); the next build's verification need not hash them again
+        (`verifier.release.verify_release`).
+        """
         pages: dict[str, list[Any]] = {}
         for path, key in sorted(self.keys.items()):
             if path not in digests:
                 continue
             try:
-                stat: list[int] | None = list(stat_of(build / path))
+                st = os.stat(f"{build}/{path}")  # noqa: PTH116 - hot path
+                stat: list[int] | None = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
             except OSError:
                 stat = None
             pages[path] = [key, digests[path], stat]
-        index_path(build).write_bytes(_key_bytes({"schema": SCHEMA, "pages": pages}))
+        index: dict[str, Any] = {"schema": SCHEMA, "pages": pages}
+        if sources:
+            index["sources"] = {p: [d, list(st)] for p, (d, st) in sorted(sources.items())}
+        index_path(build).write_bytes(_key_bytes(index))
+
+
+def proven_sources(previous: Path | None) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """The frozen sources recorded by the build ``previous`` (see `PageCache.write_index`)."""
+    if previous is None:
+        return {}
+    try:
+        data = json.loads(index_path(previous).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return {}
+    raw = data.get("sources")
+    if not isinstance(raw, dict):
+        return {}
+    found: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for path, value in raw.items():
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], str)
+            and isinstance(value[1], list)
+            and len(value[1]) == 5
+            and all(type(n) is int for n in value[1])
+        ):
+            found[path] = (value[0], tuple(value[1]))
+    return found
 
 
 def _load(path: Path) -> dict[str, tuple[str, str, Stat | None]]:

@@ -48,26 +48,27 @@ class SiteFiles:
 
     def __init__(self, site: Path) -> None:
         self.site = site
+        self._root = str(site)
         self.files: dict[str, SiteFile] = {}
         self._dirs: set[str] = set()
 
     def _parent(self, path: str) -> None:
         folder = posixpath.dirname(path)
         if folder not in self._dirs:
-            (self.site / folder).mkdir(parents=True, exist_ok=True)
+            os.makedirs(f"{self._root}/{folder}", exist_ok=True)  # noqa: PTH103 - hot path
             self._dirs.add(folder)
 
     def write(self, path: str, data: bytes, role: str) -> None:
         """Write ``data`` at site path ``path``; its digest is that of ``data``."""
         self._parent(path)
-        with open(self.site / path, "wb") as fh:  # noqa: PTH123 - hot path
+        with open(f"{self._root}/{path}", "wb") as fh:  # noqa: PTH123 - hot path
             fh.write(data)
         self.files[path] = SiteFile(role, digest(data))
 
-    def link(self, source: Path, path: str, known: str, role: str) -> None:
+    def link(self, source: Path | str, path: str, known: str, role: str) -> None:
         """Hard-link (else copy) ``source`` to ``path``; ``known`` is its proven digest."""
         self._parent(path)
-        target = self.site / path
+        target = f"{self._root}/{path}"
         try:
             os.link(source, target)
         except OSError:
