@@ -211,7 +211,7 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
         bundle = session.sign(manifest_bytes)
     releases.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(releases)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=releases))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{os.getpid()}-", dir=releases))
     try:
         for source in catalog.runbooks:
             write_synced(tmp / SOURCES_DIR / f"{source.slug}.md", source.source)
@@ -235,7 +235,24 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
 
 
 def _remove_stale_temporaries(releases: Path) -> None:
-    """Remove ``.tmp-*`` folders a crashed release left behind (never a real release)."""
+    """Remove ``.tmp-*`` folders a crashed release left behind (never a real release).
+
+    A folder whose writer is still alive (another release in progress on this host) is
+    left alone; its name carries the writer's pid.
+    """
     for entry in releases.iterdir():
-        if entry.name.startswith(".tmp-") and entry.is_dir():
+        if entry.name.startswith(".tmp-") and entry.is_dir() and not _writer_alive(entry.name):
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _writer_alive(name: str) -> bool:
+    parts = name.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True

@@ -260,3 +260,20 @@ def test_no_policy_exits_4(
     monkeypatch.delenv("SEALBOOK_POLICY", raising=False)
     assert verify_main(["releases", str(tmp_path)]) == 4
     assert "--policy" in capsys.readouterr().err
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from builder.release import _remove_stale_temporaries
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f".tmp-1.0-{dead.pid}-abc").mkdir()
+    (tmp_path / f".tmp-1.0-{os.getppid()}-def").mkdir()  # our parent: alive
+    (tmp_path / "1.0").mkdir()
+    _remove_stale_temporaries(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["1.0", f".tmp-1.0-{os.getppid()}-def"]
+    )
