@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from verifier.commands._options import add_expect_latest, add_policy
 from verifier.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -27,15 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("site"),
         help="published site path, a symlink (default: ./site)",
     )
-    parser.add_argument(
-        "--policy",
-        type=Path,
-        help="trust policy TOML (default: $SEALBOOK_POLICY, then ./sealbook.toml)",
-    )
-    parser.add_argument(
-        "--expect-latest",
-        metavar="VERSION:DIGEST",
-        help="anchored head of the chain (refuse to build if the newest release differs)",
+    add_policy(parser)
+    add_expect_latest(
+        parser, "anchored head of the chain (refuse to build if the newest release differs)"
     )
 
 

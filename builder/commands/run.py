@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from builder.run import RunOptions, RunTarget, run_snippet
+from verifier.commands._options import add_policy
 from verifier.policy import TrustPolicy
 
 
@@ -36,11 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SITE",
         help="published site root: a folder or an http(s) URL (releases/<version>/...)",
     )
-    parser.add_argument(
-        "--policy",
-        type=Path,
-        help="trust policy TOML (default: $SEALBOOK_POLICY, then ./sealbook.toml)",
-    )
+    add_policy(parser)
     parser.add_argument(
         "--log",
         type=Path,

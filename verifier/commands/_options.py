@@ -1,4 +1,4 @@
-"""Options shared by the verifier commands."""
+"""Options both CLIs share, so `--policy` and `--expect-latest` mean one thing everywhere."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ def add_policy(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="trust policy TOML (default: $SEALBOOK_POLICY, then ./sealbook.toml)",
     )
+
+
+def add_expect_latest(
+    parser: argparse.ArgumentParser,
+    help_text: str = "anchored head of the chain (catches deleted or replaced newest releases)",
+) -> None:
+    parser.add_argument("--expect-latest", metavar="VERSION:DIGEST", help=help_text)
 
 
 def add_format(parser: argparse.ArgumentParser, *, junit: bool = False) -> None:

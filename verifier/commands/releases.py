@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from verifier.commands._options import add_format, add_policy, emit, load_policy
+from verifier.commands._options import add_expect_latest, add_format, add_policy, emit, load_policy
 from verifier.release import Anchor, verify_releases
 from verifier.results import Report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, metavar="DIR", help="the releases folder")
-    parser.add_argument(
-        "--expect-latest",
-        metavar="VERSION:DIGEST",
-        help="anchored head of the chain (catches deleted or replaced newest releases)",
-    )
+    add_expect_latest(parser)
     add_policy(parser)
     add_format(parser)
 
