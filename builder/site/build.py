@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from builder.site import publish as pub
 from builder.site import views as v
 from builder.site.assets import sealbook_version, theme_fingerprint
-from builder.site.cache import PageCache
+from builder.site.cache import PageCache, key_bytes
 from builder.site.light import FastLight
 from builder.site.model import ReleaseInput, SiteModel, build_model
 from builder.site.render import (
@@ -108,26 +108,29 @@ def _build_into(
     reuse: dict[str, tuple[str, str]] = {}
     """path -> (digest, role) of the pages taken from the previous build."""
 
-    def reused(path: str, inputs: dict[str, Any], role: str) -> bool:
-        found = cache.reusable(path, cache.key(path, inputs))
+    def reused(path: str, key: str, role: str) -> bool:
+        found = cache.reusable(path, key)
         if found is not None:
             reuse[path] = (found, role)
         return found is not None
 
+    # The pages a release owns depend only on the chain up to it (released pages never
+    # change): one key per release covers them all.
+    owner = release_keys(releases, site, salt)
     diff_into = {(d.new.slug, d.new.revision, d.new_release.version): d.path for d in model.diffs}
     for page in model.revisions:
-        diff_from = diff_into.get((page.slug, page.runbook.revision, page.release.version))
-        if not reused(page.path, v.revision_inputs(page, site, diff_from), "page"):
+        if not reused(page.path, cache.derived(page.path, owner[page.release.version]), "page"):
+            diff_from = diff_into.get((page.slug, page.runbook.revision, page.release.version))
             material.append(
                 MaterialPage(page.path, page.runbook.title, _revision_loader(page, site, diff_from))
             )
     for diff in model.diffs:
-        if not reused(diff.path, v.diff_inputs(diff, site), "page"):
+        if not reused(diff.path, cache.derived(diff.path, owner[diff.new_release.version]), "page"):
             material.append(
                 MaterialPage(diff.path, f"{diff.new.title} (changes)", _diff_loader(diff))
             )
     for rp in model.release_pages:
-        if not reused(rp.path, v.release_inputs(rp, site), "page"):
+        if not reused(rp.path, cache.derived(rp.path, owner[rp.release.version]), "page"):
             material.append(
                 MaterialPage(rp.path, f"Release {rp.release.version}", _release_loader(rp, site))
             )
@@ -135,16 +138,20 @@ def _build_into(
     """(template, path, view) of the small pages to render."""
     aliases = 0
     for alias in model.aliases:
-        if not reused(alias.path, v.alias_inputs(alias, site), "alias"):
+        if not reused(alias.path, cache.derived(alias.path, owner[alias.release.version]), "alias"):
             light.append(("alias", alias.path, v.alias_view(alias, site)))
             aliases += 1
+    # Latest and alert pages follow the chain head: keyed by what they show.
     for latest in model.latest:
         view = v.latest_view(latest, model)
-        if not reused(latest.path, _light_inputs("latest", view, site), "alias"):
+        key = cache.key(latest.path, _light_inputs("latest", view, site))
+        if not reused(latest.path, key, "alias"):
             light.append(("latest", latest.path, view))
     for alert in model.alerts:
         view = v.alert_view(alert)
-        if not reused(alert.path, _light_inputs("alert", view, site), "alias"):
+        if not reused(
+            alert.path, cache.key(alert.path, _light_inputs("alert", view, site)), "alias"
+        ):
             light.append(("alert", alert.path, view))
     progress = Progress(len(material) + len(light), stream=stream)
     # (3)
@@ -179,7 +186,7 @@ def _build_into(
             for rb in rel.manifest.runbooks:
                 path = layout.release_source(rel.version, rb.slug)
                 # A frozen source the previous build published with this signed digest.
-                carried = cache.reusable(path, cache.key(path, {"source": rb.digest}))
+                carried = cache.reusable(path, cache.derived(path, rb.digest))
                 same = None
                 if previous is not None and carried != rb.digest:
                     same = cache.holding(rb.digest, "releases/")
@@ -210,6 +217,29 @@ def _build_into(
         model=model,
         notes=notes,
     )
+
+
+def release_keys(releases: list[ReleaseInput], site: v.SiteContext, salt: str) -> dict[str, str]:
+    """version -> the cache key base of the pages that release owns.
+
+    A release's revision, alias, diff and release pages are decided by the chain up to it
+    (`builder.site.model`) and the site's settings: the key chains each release's signed
+    facts (manifest digest, signature) onto its predecessor's, starting from the settings.
+    """
+    settings = {
+        "site_name": site.site_name,
+        "site_url": site.site_url,
+        "preview": site.preview,
+        "sealbook": site.sealbook,
+        "roots": list(site.roots),
+        "signers": list(site.signers),
+    }
+    key = digest(key_bytes({"salt": salt, "site": settings}))
+    keys = {}
+    for rel in releases:
+        key = digest(key_bytes({"previous": key, "release": rel.facts()}))
+        keys[rel.version] = key
+    return keys
 
 
 def _light_inputs(kind: str, view: dict[str, Any], site: v.SiteContext) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from verifier.digests import digest
 
-SCHEMA = "sealbook.page-cache/v2"
+SCHEMA = "sealbook.page-cache/v3"
 
 Stat = tuple[int, int, int, int]
 
@@ -37,7 +37,7 @@ def stat_of(path: Path) -> Stat:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _key_bytes(value: Any) -> bytes:
+def key_bytes(value: Any) -> bytes:
     """Deterministic JSON of a key's inputs (sorted keys; only ever compared with itself)."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -58,7 +58,17 @@ class PageCache:
 
     def key(self, path: str, inputs: dict[str, Any]) -> str:
         """The key of page ``path`` with ``inputs``; remembered for this build's index."""
-        value = digest(_key_bytes({"salt": self.salt, "path": path, "inputs": inputs}))
+        value = digest(key_bytes({"salt": self.salt, "path": path, "inputs": inputs}))
+        self.keys[path] = value
+        return value
+
+    def derived(self, path: str, base: str) -> str:
+        """The key of ``path`` when ``base`` (a digest) already covers all of its inputs.
+
+        Used for the pages a release owns (`builder.site.build.release_keys`) and for frozen
+        sources (keyed by their signed digest): one short hash instead of hashing the inputs.
+        """
+        value = digest(f"{self.salt}|{base}|{path}".encode())
         self.keys[path] = value
         return value
 
@@ -116,7 +126,7 @@ class PageCache:
         index: dict[str, Any] = {"schema": SCHEMA, "pages": pages}
         if sources:
             index["sources"] = {p: [d, list(st)] for p, (d, st) in sorted(sources.items())}
-        index_path(build).write_bytes(_key_bytes(index))
+        index_path(build).write_bytes(key_bytes(index))
 
 
 def proven_sources(previous: Path | None) -> dict[str, tuple[str, tuple[int, ...]]]:

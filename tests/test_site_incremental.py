@@ -1,0 +1,56 @@
+"""A build on top of a previous one equals a fresh build, byte for byte, file for file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.site_helpers import _cli, signed_site
+
+
+def _build(releases: Path, out: Path, policy: Path) -> Path:
+    _cli(
+        "sealbook", "build", "--releases", str(releases), "--out", str(out), "--policy", str(policy)
+    )
+    return out.resolve()
+
+
+def _files(build: Path) -> dict[str, list[str]]:
+    data = json.loads((build / "site-manifest.json").read_text(encoding="utf-8"))
+    return {path: [f["role"], f["digest"]] for path, f in data["files"].items()}
+
+
+def test_incremental_build_equals_fresh_build(tmp_path: Path) -> None:
+    s = signed_site()
+    releases = tmp_path / "releases"
+    releases.mkdir()
+    shutil.copytree(s.releases / "1.0", releases / "1.0")
+    out = tmp_path / "site"
+    first = _build(releases, out, s.policy)
+    shutil.copytree(s.releases / "1.1", releases / "1.1")
+    second = _build(releases, out, s.policy)
+    assert _files(second) == _files(s.build)
+    for path in _files(second):
+        assert (second / path).read_bytes() == (s.build / path).read_bytes(), path
+    # What release 1.0 owns was carried over, not rendered again; what follows the head was.
+    for owned in ("versions/1.0/index.html", "versions/1.0/runbooks/ops/restart.html"):
+        assert (first / owned).stat().st_ino == (second / owned).stat().st_ino, owned
+    for page in ("runbooks/ops/restart/r1.html", "releases/1.0/runbooks/ops/restart.md"):
+        assert (first / page).stat().st_ino == (second / page).stat().st_ino, page
+    assert (first / "index.html").stat().st_ino != (second / "index.html").stat().st_ino
+
+
+def test_changed_site_settings_render_released_pages_again(tmp_path: Path) -> None:
+    """The site's public URL changes every pinned command: no released page is carried over."""
+    s = signed_site()
+    out = tmp_path / "site"
+    first = _build(s.releases, out, s.policy)
+    text = s.policy.read_text(encoding="utf-8")
+    assert "[site]" not in text
+    policy = s.policy.with_name(f"with-url-{tmp_path.name}.toml")  # beside its trusted root
+    policy.write_text(text + '\n[site]\nurl = "https://runbooks.example.org/"\n', encoding="utf-8")
+    second = _build(s.releases, out, policy)
+    page = "runbooks/ops/restart/r1.html"
+    assert (first / page).stat().st_ino != (second / page).stat().st_ino
+    assert "--from https://runbooks.example.org/" in (second / page).read_text(encoding="utf-8")
