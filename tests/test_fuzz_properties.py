@@ -492,3 +492,45 @@ def test_known_crashers_stay_fixed(seeds: Seeds, index: ReleaseIndex, case: str)
     else:
         results = LogVerifier("x.jsonl", index, seeds.head).close()
         assert [results.result(i).reason for i in range(len(results))] == ["log-head-mismatch"]
+
+
+_SNIPPET_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-2, max_value=3),
+    st.sampled_from(["a", "x..y", "SB_X", "bad-param", "", "\n", "a\n", "a\n\n", "a\r\n", "ok.id"]),
+    st.sampled_from(["sha256:" + "a" * 64, "sha256:" + "A" * 64, "sha256:" + "a" * 63]),
+    st.lists(st.sampled_from(["HOST", "lower", "", 1]), max_size=3),
+    st.text(max_size=6),
+)
+
+
+@FAST
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "language", "executable", "line", "params", "digest", "text", "x"]),
+        _SNIPPET_VALUES,
+    )
+)
+@example(
+    {
+        "id": "a",
+        "language": "bash",
+        "executable": True,
+        "line": 3,
+        "params": ["HOST"],
+        "digest": "sha256:" + "a" * 64,
+        "text": "echo\n",
+    }
+)
+def test_snippet_fast_path_agrees_with_the_full_check(item: dict[str, object]) -> None:
+    """The inline check of well-formed snippets accepts exactly what the full check accepts."""
+    from verifier.manifest import _check_snippet, _parse_snippet, _Shape
+
+    def outcome(parse: object) -> object:
+        try:
+            return parse(_Shape("m"), item, "s")  # type: ignore[operator]
+        except InputError as exc:
+            return str(exc)
+
+    assert outcome(_parse_snippet) == outcome(_check_snippet)

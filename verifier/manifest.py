@@ -382,7 +382,40 @@ def _parse_runbook(s: _Shape, item: object, where: str) -> Runbook:
     )
 
 
+_SNIPPET_KEYS = frozenset({"id", "language", "executable", "line", "params", "digest", "text"})
+_DIGEST_SHAPE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _parse_snippet(s: _Shape, item: object, where: str) -> Snippet:
+    """One snippet; the common, well-formed case is checked inline (tens of thousands per
+    manifest), anything else goes through `_check_snippet` for the exact diagnostic."""
+    if type(item) is dict and item.keys() == _SNIPPET_KEYS:
+        sid, text, params = item["id"], item["text"], item["params"]
+        line, dig = item["line"], item["digest"]
+        if (
+            type(sid) is str
+            and SNIPPET_ID_RE.fullmatch(sid) is not None
+            and ".." not in sid
+            and type(item["executable"]) is bool
+            and type(params) is list
+            and all(type(p) is str and PARAM_RE.fullmatch(p) is not None for p in params)
+            and type(text) is str
+            and "\r" not in text
+            and text.endswith("\n")
+            and not text.endswith("\n\n")
+            and type(item["language"]) is str
+            and type(line) is int
+            and line >= 0
+            and type(dig) is str
+            and _DIGEST_SHAPE.fullmatch(dig) is not None
+        ):
+            return Snippet(
+                sid, item["language"], item["executable"], line, tuple(params), dig, text
+            )
+    return _check_snippet(s, item, where)
+
+
+def _check_snippet(s: _Shape, item: object, where: str) -> Snippet:
     r = s.obj(item, where, {"id", "language", "executable", "line", "params", "digest", "text"})
     snippet_id = s.str_(r["id"], f"{where}.id")
     if not valid_snippet_id(snippet_id):
