@@ -74,9 +74,11 @@ def build_site(
     start = time.monotonic()
     out = Path(out).absolute()
     build = pub.new_build(out)
+    files = SiteFiles(build)
     try:
-        result = _build_into(build, out, releases, site, roots, stream, proven or {})
+        result = _build_into(files, out, releases, site, roots, stream, proven or {})
     except BaseException:
+        files.abort_links()
         pub.discard(build)
         raise
     pub.publish(out, build)
@@ -85,7 +87,7 @@ def build_site(
 
 
 def _build_into(
-    build: Path,
+    files: SiteFiles,
     out: Path,
     releases: list[ReleaseInput],
     site: v.SiteContext,
@@ -105,13 +107,15 @@ def _build_into(
         MaterialPage(layout.RELEASES_PAGE, "Releases", lambda: (v.releases_view(model, site), [])),
         MaterialPage(layout.AUDIT_PAGE, "Audit", lambda: (v.audit_view(model, site), [])),
     ]
-    reuse: dict[str, tuple[str, str]] = {}
-    """path -> (digest, role) of the pages taken from the previous build."""
+    build = files.site
+    reused_pages = 0
 
     def reused(path: str, key: str, role: str) -> bool:
+        nonlocal reused_pages
         found = cache.reusable(path, key)
         if found is not None:
-            reuse[path] = (found, role)
+            files.link(f"{previous}/{path}", path, found[0], role, found[1])
+            reused_pages += 1
         return found is not None
 
     # The pages a release owns depend only on the chain up to it (released pages never
@@ -153,16 +157,29 @@ def _build_into(
             alert.path, cache.key(alert.path, _light_inputs("alert", view, site)), "alias"
         ):
             light.append(("alert", alert.path, view))
+    # Frozen sources the previous build published with the same signed digest.
+    fresh: list[tuple[str, ReleaseInput, Any]] = []
+    for rel in [] if site.preview else releases:
+        for rb in rel.manifest.runbooks:
+            path = layout.release_source(rel.version, rb.slug)
+            carried = cache.reusable(path, cache.derived(path, rb.digest))
+            if carried is not None and carried[0] == rb.digest:
+                files.link(f"{previous}/{path}", path, rb.digest, "release-source", carried[1])
+                continue
+            # The same signed bytes, published by the previous build for another release.
+            same = cache.holding(rb.digest, "releases/") if previous is not None else None
+            if same is not None:
+                files.link(f"{previous}/{same[0]}", path, rb.digest, "release-source", same[1])
+            else:
+                fresh.append((path, rel, rb))
     progress = Progress(len(material) + len(light), stream=stream)
     # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
         render_material(material, build.absolute(), Path(work), sb, progress)
-    files = SiteFiles(build)
     written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
     files.adopt({p.path: "page" for p in material}, written_later)
-    for path, (known, role) in reuse.items():
-        assert previous is not None
-        files.link(f"{previous}/{path}", path, known, role)
+    # What the previous build proved is linked by a child process meanwhile.
+    files.start_links()
     # (4)
     fast = FastLight(light_environment(), sb)
     for template, path, view in light:
@@ -183,26 +200,15 @@ def _build_into(
             )
             if rel.bundle_bytes is not None:
                 files.write(layout.release_bundle(rel.version), rel.bundle_bytes, "release-bundle")
-            for rb in rel.manifest.runbooks:
-                path = layout.release_source(rel.version, rb.slug)
-                # A frozen source the previous build published with this signed digest.
-                carried = cache.reusable(path, cache.derived(path, rb.digest))
-                same = None
-                if previous is not None and carried != rb.digest:
-                    same = cache.holding(rb.digest, "releases/")
-                if previous is not None and carried == rb.digest:
-                    files.link(f"{previous}/{path}", path, rb.digest, "release-source")
-                elif previous is not None and same is not None:
-                    # The same signed bytes, published by the previous build for another release.
-                    files.link(f"{previous}/{same}", path, rb.digest, "release-source")
-                else:
-                    files.write(path, read_source(rel, rb), "release-source")
+        for path, rel, rb in fresh:
+            files.write(path, read_source(rel, rb), "release-source")
         for fingerprint, raw in sorted(roots.items()):
             files.write(layout.trusted_root_file(fingerprint), raw, "trusted-root")
+    files.finish_links()
     # (5)
     head_pair = None if site.preview or head is None else (head.version, head.manifest_digest)
     manifest = files.write_manifest(preview=site.preview, head=head_pair)
-    cache.write_index(build, {p: f.digest for p, f in manifest.files.items()}, proven)
+    cache.write_index(build, {p: f.digest for p, f in manifest.files.items()}, files.stats, proven)
     notes = [
         f"alert {name!r} gets no page (not a safe or unique file name)"
         for name in model.skipped_alerts
@@ -212,7 +218,7 @@ def _build_into(
         build=build,
         files=len(manifest.files) + 1,
         rendered=len(material) + aliases,
-        reused=len(reuse),
+        reused=reused_pages,
         seconds=0.0,
         model=model,
         notes=notes,

@@ -72,8 +72,12 @@ class PageCache:
         self.keys[path] = value
         return value
 
-    def reusable(self, path: str, key: str) -> str | None:
-        """The digest of the previous build's ``path`` if it has this key and its recorded bytes."""
+    def reusable(self, path: str, key: str) -> tuple[str, Stat] | None:
+        """The previous build's ``path`` if it has this key and its recorded bytes.
+
+        Returns (digest, stat when proven): the file's digest, proven by its unchanged
+        stat or by hashing it, and the stat it had then.
+        """
         entry = self.entries.get(path)
         if self.previous is None or entry is None or entry[0] != key:
             return None
@@ -82,17 +86,21 @@ class PageCache:
             if entry[2] is not None:
                 st = os.stat(source)  # noqa: PTH116 - hot path
                 if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == entry[2]:
-                    return entry[1]
+                    return entry[1], entry[2]
             with open(source, "rb") as fh:  # noqa: PTH123 - hot path
-                return entry[1] if digest(fh.read()) == entry[1] else None
+                if digest(fh.read()) != entry[1]:
+                    return None
+                st = os.fstat(fh.fileno())
+                return entry[1], (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         except OSError:
             return None
 
-    def holding(self, known: str, prefix: str) -> str | None:
+    def holding(self, known: str, prefix: str) -> tuple[str, Stat] | None:
         """A path under ``prefix`` of the previous build proven to hold digest ``known``.
 
         Content-addressed reuse for files keyed by their digest alone (frozen sources: a
         runbook unchanged in a new release has the bytes the previous release published).
+        Returns (path, stat when proven).
         """
         if self._by_digest is None:
             self._by_digest = {}
@@ -100,29 +108,37 @@ class PageCache:
                 if path.startswith(prefix):
                     self._by_digest.setdefault(found, []).append((path, key))
         for path, key in self._by_digest.get(known, []):
-            if self.reusable(path, key) == known:
-                return path
+            proof = self.reusable(path, key)
+            if proof is not None and proof[0] == known:
+                return path, proof[1]
         return None
 
     def write_index(
-        self, build: Path, digests: dict[str, str], sources: dict[str, Any] | None = None
+        self,
+        build: Path,
+        digests: dict[str, str],
+        stats: dict[str, Stat],
+        sources: dict[str, Any] | None = None,
     ) -> None:
         """Record this build's keyed files with their final digests and stats.
 
-        ``sources``: the frozen sources the verifier proved for this build (absolute path ->
-        (digest, stat)); the next build's verification need not hash them again
-        (`verifier.release.verify_release`).
+        ``stats``: the stats known without asking (written or linked files); others are
+        taken now. ``sources``: the frozen sources the verifier proved for this build
+        (absolute path -> (digest, stat)); the next build's verification need not hash them
+        again (`verifier.release.verify_release`).
         """
         pages: dict[str, list[Any]] = {}
         for path, key in sorted(self.keys.items()):
             if path not in digests:
                 continue
-            try:
-                st = os.stat(f"{build}/{path}")  # noqa: PTH116 - hot path
-                stat: list[int] | None = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
-            except OSError:
-                stat = None
-            pages[path] = [key, digests[path], stat]
+            known = stats.get(path)
+            if known is None:
+                try:
+                    st = os.stat(f"{build}/{path}")  # noqa: PTH116 - hot path
+                    known = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                except OSError:
+                    pass
+            pages[path] = [key, digests[path], None if known is None else list(known)]
         index: dict[str, Any] = {"schema": SCHEMA, "pages": pages}
         if sources:
             index["sources"] = {p: [d, list(st)] for p, (d, st) in sorted(sources.items())}

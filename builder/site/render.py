@@ -101,6 +101,10 @@ def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress)
         """Adds sealbook's pages and hands their views to the templates."""
 
         def on_files(self, files: Any, *, config: Any) -> Any:
+            # No sitemap (no site_url), no 404.html (material links it by absolute URLs,
+            # useless offline). Cleared only now: the set also keeps them out of the copied
+            # theme files, which mkdocs has gathered before this event.
+            config.theme.static_templates.clear()
             for path in pages:
                 uri = path[: -len(".html")] + ".md"
                 level = InclusionLevel.INCLUDED if uri in nav_uris else InclusionLevel.NOT_IN_NAV
@@ -207,9 +211,6 @@ def render_material(
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-    # No sitemap (no site_url); no 404.html (material links it by absolute URLs, useless offline).
-    for name in ("sitemap.xml", "sitemap.xml.gz", "404.html"):
-        (site_dir / name).unlink(missing_ok=True)
 
 
 class _Collect(logging.Handler):

@@ -10,10 +10,12 @@ can account for stops the build (it would fail verification anyway).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
 import shutil
+import signal
 from pathlib import Path
 
 from builder.site.assets import (
@@ -43,14 +45,27 @@ def site_files(site: Path) -> list[str]:
     return sorted(found)
 
 
+Stat = tuple[int, int, int, int]
+"""(device, inode, size, mtime_ns) of a file, as `builder.site.cache` records it."""
+
+
 class SiteFiles:
-    """The files of a build in progress, each with its role and digest."""
+    """The files of a build in progress, each with its role and digest (and stat, if known).
+
+    Files carried over from the previous build are hard-linked by a child process
+    (`start_links`) while this one renders and writes the rest: on a rebuild that is most
+    of the site's files, and most of its system time.
+    """
 
     def __init__(self, site: Path) -> None:
         self.site = site
         self._root = str(site)
         self.files: dict[str, SiteFile] = {}
+        self.stats: dict[str, Stat] = {}
+        """Site path -> stat of what was written or linked (the page cache records it)."""
         self._dirs: set[str] = set()
+        self._pending: list[tuple[str, str, str, Stat | None]] = []
+        self._child: tuple[int, int] | None = None
 
     def _parent(self, path: str) -> None:
         folder = posixpath.dirname(path)
@@ -63,17 +78,83 @@ class SiteFiles:
         self._parent(path)
         with open(f"{self._root}/{path}", "wb") as fh:  # noqa: PTH123 - hot path
             fh.write(data)
+            fh.flush()
+            st = os.fstat(fh.fileno())
         self.files[path] = SiteFile(role, digest(data))
+        self.stats[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def link(self, source: Path | str, path: str, known: str, role: str) -> None:
-        """Hard-link (else copy) ``source`` to ``path``; ``known`` is its proven digest."""
-        self._parent(path)
-        target = f"{self._root}/{path}"
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
+    def link(self, source: str, path: str, known: str, role: str, proven: Stat | None) -> None:
+        """Carry ``source`` (a previous build's file, proven to hold digest ``known``) over.
+
+        ``proven``: its stat when that was proven. The link is made by `start_links`; it
+        must then have exactly that stat (the very inode that was proven), else the file
+        is copied and hashed again.
+        """
+        self._pending.append((source, path, known, proven))
         self.files[path] = SiteFile(role, known)
+        if proven is not None:
+            self.stats[path] = proven
+
+    def start_links(self) -> None:
+        """Make the pending links in a child process; `finish_links` waits for it."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if not hasattr(os, "fork"):  # pragma: no cover - POSIX only in practice
+            _link_all(self._root, pending, self.stats)
+            return
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
+            code = 2
+            try:
+                os.close(read_end)
+                stats: dict[str, Stat] = {}
+                problem = _link_all(self._root, pending, stats)
+                copied = {p: st for p, st in stats.items() if st != self.stats.get(p)}
+                os.write(write_end, json.dumps({"problem": problem, "copied": copied}).encode())
+                code = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent reports it
+                pass
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self._child = (pid, read_end)
+
+    def finish_links(self) -> None:
+        """Wait for the linking child; raise if it could not carry every file over."""
+        if self._child is None:
+            return
+        pid, read_end = self._child
+        self._child = None
+        chunks = []
+        with os.fdopen(read_end, "rb") as pipe:
+            while chunk := pipe.read(1 << 20):
+                chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        try:
+            report = json.loads(b"".join(chunks)) if os.waitstatus_to_exitcode(status) == 0 else {}
+        except ValueError:
+            report = {}
+        if not report:
+            raise SiteManifestError(
+                self._root, "the process carrying files over failed", "run the build again"
+            )
+        if report["problem"]:
+            raise SiteManifestError(self._root, report["problem"], "run the build again")
+        for path, st in report["copied"].items():
+            self.stats[path] = (st[0], st[1], st[2], st[3])
+
+    def abort_links(self) -> None:
+        """Stop the linking child (the build failed)."""
+        if self._child is not None:
+            pid, read_end = self._child
+            self._child = None
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+            os.close(read_end)
 
     def adopt(self, roles: dict[str, str], later: set[str]) -> None:
         """Hash and classify what is already in the site (mkdocs' output).
@@ -110,6 +191,44 @@ class SiteFiles:
         )
         (self.site / SITE_MANIFEST).write_bytes(_manifest_bytes(manifest))
         return manifest
+
+
+def _link_all(
+    root: str, pending: list[tuple[str, str, str, Stat | None]], stats: dict[str, Stat]
+) -> str:
+    """Hard-link every pending file; return a problem, or "" when all were carried over.
+
+    A link must have the proven stat (the same inode, size and mtime); where linking is
+    impossible or the stat differs, the file is copied and must hash to its known digest.
+    ``stats`` receives the stat of every file made.
+    """
+    made: set[str] = set()
+    for source, path, known, proven in pending:
+        folder = posixpath.dirname(path)
+        if folder not in made:
+            os.makedirs(f"{root}/{folder}", exist_ok=True)  # noqa: PTH103 - hot path
+            made.add(folder)
+        target = f"{root}/{path}"
+        try:
+            os.link(source, target)
+            st = os.stat(target)  # noqa: PTH116 - hot path
+            now = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            if proven is not None and now == proven:
+                stats[path] = now
+                continue
+            os.unlink(target)  # noqa: PTH108 - hot path
+        except OSError:
+            pass
+        try:
+            shutil.copyfile(source, target)
+            with open(target, "rb") as fh:  # noqa: PTH123 - hot path
+                if digest(fh.read()) != known:
+                    return f"{source} changed since it was proven; not carried over"
+                st = os.fstat(fh.fileno())
+        except OSError as exc:
+            return f"cannot carry {source} over ({exc.strerror})"
+        stats[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return ""
 
 
 def _manifest_bytes(manifest: SiteManifest) -> bytes:
