@@ -21,6 +21,7 @@ import hashlib
 import html
 import posixpath
 import re
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -35,6 +36,11 @@ SAFE_SCHEMES = ("http", "https", "mailto")
 _FENCE_RE = re.compile(r"( *)(`{3,}|~{3,})(.*)")
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f-\x9f]+")
+# Any placeholder; `render_prose` keeps those with its page's token. One pattern for every
+# page: a pattern per token would be compiled per page (and evict others from re's cache).
+_PLACEHOLDER_RE = re.compile(
+    r"<p>(sbsnippet[0-9a-f]{24})n(\d+)x</p>|(sbsnippet[0-9a-f]{24})n(\d+)x"
+)
 
 
 @dataclass(frozen=True)
@@ -98,16 +104,40 @@ class _Sanitizer(Treeprocessor):
         return f"{up}{target}/latest.html{sep}{anchor}"
 
 
-def _markdown(slug: str) -> markdown.Markdown:
-    md = markdown.Markdown(
-        extensions=[*ALLOWED_EXTENSIONS, TocExtension(permalink=False, toc_depth="2-4")],
-        output_format="html",
-    )
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    md.parser.blockprocessors.deregister("code")
-    md.treeprocessors.register(_Sanitizer(md, slug), "sealbook-sanitize", 1)
-    return md
+class _Converter(threading.local):
+    """One configured ``markdown.Markdown`` per thread, reused (``reset()``) page after page.
+
+    Building the parser (extensions, processors, patterns) costs about as much as a short
+    page; the instance holds no state of a finished conversion after ``reset()``. An instance
+    whose conversion raised is dropped: a half-run parser may keep state.
+    """
+
+    md: markdown.Markdown | None = None
+    sanitizer: _Sanitizer | None = None
+
+    def convert(self, text: str, slug: str) -> tuple[str, tuple[dict[str, object], ...]]:
+        """``text`` as HTML, and its toc tokens; links are rewritten for ``slug``'s pages."""
+        if self.md is None or self.sanitizer is None:
+            self.md = markdown.Markdown(
+                extensions=[*ALLOWED_EXTENSIONS, TocExtension(permalink=False, toc_depth="2-4")],
+                output_format="html",
+            )
+            self.md.preprocessors.deregister("html_block")
+            self.md.inlinePatterns.deregister("html")
+            self.md.parser.blockprocessors.deregister("code")
+            self.sanitizer = _Sanitizer(self.md, slug)
+            self.md.treeprocessors.register(self.sanitizer, "sealbook-sanitize", 1)
+        md = self.md
+        self.sanitizer.slug = slug
+        try:
+            rendered = md.reset().convert(text)
+        except BaseException:
+            self.md = self.sanitizer = None
+            raise
+        return rendered, tuple(getattr(md, "toc_tokens", ()))
+
+
+_CONVERTER = _Converter()
 
 
 def _fence_end(lines: list[str], start: int) -> int:
@@ -142,15 +172,14 @@ def render_prose(source: bytes, runbook: Runbook, body_start: int) -> Prose:
         for i in range(start + 1, end + 1):
             lines[i] = "\x00"  # dropped below; keeps later line numbers valid while replacing
     body = "\n".join(line for line in lines[body_start:] if line != "\x00")
-    md = _markdown(runbook.slug)
-    rendered = md.convert(body)
+    rendered, toc = _CONVERTER.convert(body, runbook.slug)
     parts: list[str | int] = []
     placed: set[int] = set()
-    pattern = re.compile(rf"<p>{token}n(\d+)x</p>|{token}n(\d+)x")
     pos = 0
-    for match in pattern.finditer(rendered):
-        number = int(match.group(1) or match.group(2))
-        if number in placed or number >= len(runbook.snippets):
+    for match in _PLACEHOLDER_RE.finditer(rendered):
+        found, digits = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+        number = int(digits)
+        if found != token or number in placed or number >= len(runbook.snippets):
             continue
         parts.append(rendered[pos : match.start()])
         parts.append(number)
@@ -159,5 +188,4 @@ def render_prose(source: bytes, runbook: Runbook, body_start: int) -> Prose:
     parts.append(rendered[pos:])
     # A snippet whose fence could not be found in the text still appears, at the end.
     parts.extend(i for i in range(len(runbook.snippets)) if i not in placed)
-    toc = tuple(getattr(md, "toc_tokens", ()))
     return Prose(tuple(p for p in parts if p != ""), toc)
