@@ -175,6 +175,8 @@ class Demo:
                 str(self.policy),
                 "--expect-latest",
                 self.head_anchor,
+                "--cache-dir",
+                str(self.folder / "verdict-cache"),
             ],
             "sealbook build",
         )

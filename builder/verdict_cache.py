@@ -145,3 +145,20 @@ def _facts(raw: bytes, key: str) -> SignatureFacts | None:
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+class PolicyVerdicts:
+    """A `VerdictCache` seen as `verifier.release.SignatureVerdicts` for one policy."""
+
+    def __init__(self, cache: VerdictCache, policy_fingerprint: str) -> None:
+        self.cache = cache
+        self.policy = policy_fingerprint
+
+    def _key(self, manifest: bytes, bundle: bytes) -> str:
+        return verdict_key(digest(manifest), digest(bundle), self.policy)
+
+    def get(self, manifest: bytes, bundle: bytes) -> SignatureFacts | None:
+        return self.cache.get(self._key(manifest, bundle))
+
+    def put(self, manifest: bytes, bundle: bytes, facts: SignatureFacts) -> None:
+        self.cache.put(self._key(manifest, bundle), facts)

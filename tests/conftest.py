@@ -40,6 +40,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_verdict_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`sealbook build` and `run` cache signature verdicts per user: never in the runner's HOME."""
+    old = os.environ.get("SEALBOOK_CACHE_DIR")
+    os.environ["SEALBOOK_CACHE_DIR"] = str(tmp_path_factory.mktemp("verdicts"))
+    yield
+    if old is None:
+        os.environ.pop("SEALBOOK_CACHE_DIR", None)
+    else:
+        os.environ["SEALBOOK_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def no_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail on ANY socket connect: the verifier never opens a connection."""

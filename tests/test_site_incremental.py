@@ -54,3 +54,30 @@ def test_changed_site_settings_render_released_pages_again(tmp_path: Path) -> No
     page = "runbooks/ops/restart/r1.html"
     assert (first / page).stat().st_ino != (second / page).stat().st_ino
     assert "--from https://runbooks.example.org/" in (second / page).read_text(encoding="utf-8")
+
+
+def test_a_rebuild_reuses_signature_verdicts_and_never_imports_sigstore(tmp_path: Path) -> None:
+    """The verdict cache of `sealbook run` serves `sealbook build` too; manifests are rechecked."""
+    import subprocess
+    import sys
+
+    s = signed_site()
+    cache = tmp_path / "verdicts"
+    argv = [
+        "build", "--releases", str(s.releases), "--out", str(tmp_path / "site"),
+        "--policy", str(s.policy), "--cache-dir", str(cache),
+    ]  # fmt: skip
+    probe = (
+        "import sys; from builder._cli import main; code = main(sys.argv[1:]); "
+        "print('sigstore imported:', 'sigstore.verify' in sys.modules); sys.exit(code)"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=False
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert "sigstore imported: True" in runs[0].stdout
+    assert "sigstore imported: False" in runs[1].stdout
+    assert len(list(cache.iterdir())) == 2  # one verdict per release

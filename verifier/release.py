@@ -21,16 +21,31 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from verifier.digests import digest
 from verifier.errors import InputError, UsageError, VerificationError
 from verifier.files import read_limited
 from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, SOURCES_DIR, valid_version
-from verifier.pinned import SignedManifest, verify_signed_manifest
+from verifier.pinned import SignedManifest, check_signed_manifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
 from verifier.results import Result
+from verifier.signature import SignatureFacts
 
 MAX_MANIFEST_BYTES = 64 << 20
+
+
+class SignatureVerdicts(Protocol):
+    """Signature verdicts kept by a caller over exact bytes (`sealbook-verify` keeps none).
+
+    ``get`` returns the facts of an earlier positive verdict over exactly these manifest and
+    bundle bytes under the policy the verdicts were made for, or None; the manifest is parsed
+    and its snippet digests checked either way.
+    """
+
+    def get(self, manifest: bytes, bundle: bytes) -> SignatureFacts | None: ...
+
+    def put(self, manifest: bytes, bundle: bytes, facts: SignatureFacts) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,21 +96,32 @@ def file_stat(path: str) -> tuple[int, int, int, int, int] | None:
 
 
 def verify_release(
-    folder: Path, policy: TrustPolicy, known: KnownFiles | None = None
+    folder: Path,
+    policy: TrustPolicy,
+    known: KnownFiles | None = None,
+    verdicts: SignatureVerdicts | None = None,
 ) -> VerifiedRelease:
     """Verify one release folder; raise `InputError` or `VerificationError` with a reason code.
 
     ``known``: frozen sources proven earlier. A source whose recorded digest is its signed
     digest and whose device, inode, size, mtime and ctime are exactly those recorded is not
     hashed again (rewriting a file changes its mtime and ctime, replacing it its inode; ctime
-    cannot be set back). The signature and manifest are always verified in full.
+    cannot be set back). ``verdicts``: earlier signature verdicts over the same bytes (see
+    `SignatureVerdicts`); without one, the signature is verified in full. The manifest is
+    always parsed and checked in full.
     """
     subject = str(folder)
     # (1)
     manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
     bundle_bytes = read_limited(folder / BUNDLE_NAME, 1 << 20, "the Sigstore bundle")
     # (2), (3), (5): everything that needs no frozen source.
-    signed = verify_signed_manifest(manifest_bytes, bundle_bytes, policy, subject, folder.name)
+    facts = verdicts.get(manifest_bytes, bundle_bytes) if verdicts is not None else None
+    if facts is not None:
+        signed = check_signed_manifest(manifest_bytes, bundle_bytes, facts, subject, folder.name)
+    else:
+        signed = verify_signed_manifest(manifest_bytes, bundle_bytes, policy, subject, folder.name)
+        if verdicts is not None:
+            verdicts.put(manifest_bytes, bundle_bytes, signed.signature)
     manifest = signed.manifest
     # (4)
     expected = {rb.path for rb in manifest.runbooks}
@@ -194,10 +220,12 @@ def verify_releases(
     policy: TrustPolicy,
     expect_latest: Anchor | None = None,
     known: KnownFiles | None = None,
+    verdicts: SignatureVerdicts | None = None,
 ) -> ChainVerdict:
     """Verify every release under ``releases`` and the chain; one result per release.
 
-    ``known``: frozen sources proven earlier (see `verify_release`).
+    ``known``, ``verdicts``: frozen sources proven and signatures verified earlier (see
+    `verify_release`).
     """
     verified: dict[str, VerifiedRelease] = {}
     failures: dict[str, Result] = {}
@@ -206,7 +234,7 @@ def verify_releases(
         raise InputError(str(releases), "holds no releases", "run `sealbook release` first")
     for folder in folders:
         try:
-            verified[folder.name] = verify_release(folder, policy, known)
+            verified[folder.name] = verify_release(folder, policy, known, verdicts)
         except VerificationError as exc:
             failures[folder.name] = Result("release", folder.name, exc.reason, exc.detail)
         except InputError as exc:

@@ -28,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("site"),
         help="published site path, a symlink (default: ./site)",
     )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="signature verdict cache, shared with `sealbook run` "
+        "(default: $SEALBOOK_CACHE_DIR, else ~/.cache/sealbook/verdicts)",
+    )
     add_policy(parser)
     add_expect_latest(
         parser, "anchored head of the chain (refuse to build if the newest release differs)"
@@ -40,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from builder.site.cache import proven_sources
     from builder.site.inputs import release_input, root_files, site_context
     from builder.site.publish import current_build
+    from builder.verdict_cache import PolicyVerdicts, VerdictCache, default_cache_dir
     from verifier.policy import TrustPolicy
     from verifier.release import Anchor, verify_releases
     from verifier.results import Report, render_text
@@ -48,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
     policy = TrustPolicy.load(args.policy)
     # Frozen sources the previous build's verification proved (re-hashed unless unchanged).
     known = proven_sources(current_build(args.out.absolute()))
-    verdict = verify_releases(args.releases, policy, anchor, known)
+    # Signatures verified before over exactly these bytes and this policy are not verified
+    # again (the per-user verdict cache of `sealbook run`); manifests are checked in full.
+    cache = VerdictCache(args.cache_dir or default_cache_dir())
+    verdicts = PolicyVerdicts(cache, policy.fingerprint)
+    verdict = verify_releases(args.releases, policy, anchor, known, verdicts)
     if not verdict.ok:
         report = Report("releases", verdict.results, context=policy.describe())
         sys.stderr.write(render_text(Report("releases", report.failed)))
