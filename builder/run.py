@@ -271,7 +271,7 @@ def _verify(
     try:
         if facts is not None:
             return check_signed_manifest(
-                files.manifest, files.bundle, facts, files.origin, target.release
+                files.manifest, files.bundle, facts, files.origin, target.release, checked=True
             )
         signed = verify_signed_manifest(
             files.manifest, files.bundle, policy, files.origin, target.release

@@ -2,9 +2,11 @@
 
 Verifying a bundle costs about half a second, almost all of it importing sigstore.
 A positive verdict depends only on the manifest bytes, the bundle bytes, the policy
-and the trusted roots it names, so it is cached under a key over all four digests
-(`verdict_key`); any change to any of them is a miss. Only the signature facts are
-cached; the manifest is parsed and its snippet digests checked on every run.
+and the trusted roots it names, so it is cached under a key over all four digests and the
+sealbook version that made it (`verdict_key`); any change to any of them is a miss. It
+covers the signature and the manifest's own checks (it parsed, every snippet digest matched:
+both a function of the bytes alone), so a hit skips sigstore and those checks; what the
+signature proved (signer, log index, time) is kept in the entry.
 
 The cache is a folder only the owner may write: created 0700, and trusted only if it
 is a real folder (no symlink) owned by the effective user with no group or other
@@ -23,13 +25,14 @@ import stat
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 from verifier.digests import canonical_json, digest
 from verifier.signature import SignatureFacts
 
 CACHE_ENV = "SEALBOOK_CACHE_DIR"
-FORMAT = "sealbook.verdict/v1"
+FORMAT = "sealbook.verdict/v2"
 MAX_ENTRY_BYTES = 64 << 10
 
 
@@ -42,13 +45,21 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "sealbook" / "verdicts"
 
 
+def _sealbook() -> str:
+    """The version of the sealbook making or reading verdicts."""
+    try:
+        return metadata.version("sealbook")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def verdict_key(manifest_digest: str, bundle_digest: str, policy_fingerprint: str) -> str:
     """The cache key: hex sha256 over the format and every digest the verdict depends on.
 
     ``policy_fingerprint`` (`TrustPolicy.fingerprint`) covers the policy bytes and the
     bytes of every trusted root it names.
     """
-    parts = [FORMAT, manifest_digest, bundle_digest, policy_fingerprint]
+    parts = [FORMAT, _sealbook(), manifest_digest, bundle_digest, policy_fingerprint]
     return digest("\n".join(parts).encode())[len("sha256:") :]
 
 

@@ -221,6 +221,50 @@ class Manifest:
             ) from None
         return _parse_manifest(data, source)
 
+    @classmethod
+    def from_checked_bytes(cls, raw: bytes) -> Manifest:
+        """Bytes that `from_bytes` (and the snippet digest check) accepted before, unchecked.
+
+        Only for bytes a positive verdict of this sealbook version covers (the verdict
+        cache of `sealbook run` and `sealbook build`, keyed by their digest): the checks are
+        a function of the bytes alone, so they are not repeated.
+        """
+        data = json.loads(raw)
+        prev = data["previous"]
+        return cls(
+            version=data["version"],
+            created=data["created"],
+            source_commit=data["source_commit"],
+            previous=None if prev is None else Previous(prev["version"], prev["manifest_digest"]),
+            runbooks=tuple(
+                Runbook(
+                    r["slug"],
+                    r["title"],
+                    r["metadata"],
+                    r["path"],
+                    r["digest"],
+                    r["revision"],
+                    tuple(
+                        Snippet(
+                            s["id"],
+                            s["language"],
+                            s["executable"],
+                            s["line"],
+                            tuple(s["params"]),
+                            s["digest"],
+                            s["text"],
+                        )
+                        for s in r["snippets"]
+                    ),
+                )
+                for r in data["runbooks"]
+            ),
+            retired=tuple(
+                Retired(r["slug"], r["title"], r["last_version"], r["digest"])
+                for r in data["retired"]
+            ),
+        )
+
 
 _SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 

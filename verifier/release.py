@@ -36,11 +36,12 @@ MAX_MANIFEST_BYTES = 64 << 20
 
 
 class SignatureVerdicts(Protocol):
-    """Signature verdicts kept by a caller over exact bytes (`sealbook-verify` keeps none).
+    """Positive verdicts kept by a caller over exact bytes (`sealbook-verify` keeps none).
 
-    ``get`` returns the facts of an earlier positive verdict over exactly these manifest and
-    bundle bytes under the policy the verdicts were made for, or None; the manifest is parsed
-    and its snippet digests checked either way.
+    ``get`` returns the signature facts of an earlier verdict over exactly these manifest
+    and bundle bytes under the policy the verdicts were made for, or None. A verdict covers
+    steps (2), (3) and (5), as checked by the same sealbook version; the frozen sources (4)
+    are checked every time.
     """
 
     def get(self, manifest: bytes, bundle: bytes) -> SignatureFacts | None: ...
@@ -106,9 +107,8 @@ def verify_release(
     ``known``: frozen sources proven earlier. A source whose recorded digest is its signed
     digest and whose device, inode, size, mtime and ctime are exactly those recorded is not
     hashed again (rewriting a file changes its mtime and ctime, replacing it its inode; ctime
-    cannot be set back). ``verdicts``: earlier signature verdicts over the same bytes (see
-    `SignatureVerdicts`); without one, the signature is verified in full. The manifest is
-    always parsed and checked in full.
+    cannot be set back). ``verdicts``: earlier verdicts over the same bytes (see
+    `SignatureVerdicts`); without one, the signature and the manifest are verified in full.
     """
     subject = str(folder)
     # (1)
@@ -117,7 +117,9 @@ def verify_release(
     # (2), (3), (5): everything that needs no frozen source.
     facts = verdicts.get(manifest_bytes, bundle_bytes) if verdicts is not None else None
     if facts is not None:
-        signed = check_signed_manifest(manifest_bytes, bundle_bytes, facts, subject, folder.name)
+        signed = check_signed_manifest(
+            manifest_bytes, bundle_bytes, facts, subject, folder.name, checked=True
+        )
     else:
         signed = verify_signed_manifest(manifest_bytes, bundle_bytes, policy, subject, folder.name)
         if verdicts is not None:
