@@ -1,7 +1,9 @@
 """Released pages never change: reuse them from the previous build instead of rendering them.
 
-A page's key is the digest of (sealbook version, theme fingerprint, the page's inputs); see
-`builder.site.views`. Frozen sources are keyed by their signed digest. After each build
+A page's key is a digest over the salt (sealbook version, theme fingerprint, CSP), the page's
+path and a base that covers everything the page shows: for the pages a release owns, the
+release's chain key (`builder.site.build.release_keys`); for latest and alert pages, their
+view; for frozen sources, their signed digest. After each build
 ``<build>.pages.json`` (beside the build folder, outside the served site) records
 ``path -> [key, digest, stat]`` where ``stat`` is ``[device, inode, size, mtime_ns]`` of the
 file as that build left it. The next build hard-links (or copies) a file from the previous
@@ -56,18 +58,8 @@ class PageCache:
         if previous is not None:
             self.entries = _load(index_path(previous))
 
-    def key(self, path: str, inputs: dict[str, Any]) -> str:
-        """The key of page ``path`` with ``inputs``; remembered for this build's index."""
-        value = digest(key_bytes({"salt": self.salt, "path": path, "inputs": inputs}))
-        self.keys[path] = value
-        return value
-
     def derived(self, path: str, base: str) -> str:
-        """The key of ``path`` when ``base`` (a digest) already covers all of its inputs.
-
-        Used for the pages a release owns (`builder.site.build.release_keys`) and for frozen
-        sources (keyed by their signed digest): one short hash instead of hashing the inputs.
-        """
+        """The key of ``path`` whose inputs ``base`` (a digest) covers; kept for the index."""
         value = digest(f"{self.salt}|{base}|{path}".encode())
         self.keys[path] = value
         return value
