@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verifier._climain import run_main
+from verifier._climain import exit_now, run_main
 
 COMMANDS = {
     "check": ("builder.commands.check", "lint runbooks (exit 0 clean, 1 problems, 3 unreadable)"),
@@ -31,5 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
+def entry() -> None:
+    """The console script: `main`, then `exit_now` (no interpreter teardown)."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

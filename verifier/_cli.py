@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verifier._climain import run_main
+from verifier._climain import exit_now, run_main
 
 COMMANDS = {
     "release": ("verifier.commands.release", "verify one release folder"),
@@ -25,5 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
+def entry() -> None:
+    """The console script: `main`, then `exit_now` (no interpreter teardown)."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from verifier.errors import EXIT_USAGE, SealbookError
 
@@ -77,3 +77,18 @@ def run_main(
             f"{prog}: internal error ({kind}: {str(exc)[:200]}); rerun with --verbose and report it\n"
         )
         return INTERNAL_ERROR
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a console command: flush its output, then exit without interpreter teardown.
+
+    A build or a site check holds hundreds of thousands of objects; freeing them one by one
+    at exit takes a quarter of a second and changes nothing (every file is closed by now,
+    and no sealbook code registers exit handlers).
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        code = code or 1
+    os._exit(code)
