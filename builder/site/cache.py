@@ -134,18 +134,34 @@ class PageCache:
         index: dict[str, Any] = {"schema": SCHEMA, "pages": pages}
         if sources:
             index["sources"] = {p: [d, list(st)] for p, (d, st) in sorted(sources.items())}
-        index_path(build).write_bytes(key_bytes(index))
+        index_path(build).write_bytes(json.dumps(index, separators=(",", ":")).encode("ascii"))
+
+
+_last_read: tuple[tuple[str, int, int, int], dict[str, Any]] | None = None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """The index at ``path`` if it is one; read once per build (verification and cache use it)."""
+    global _last_read
+    try:
+        with path.open("rb") as fh:
+            st = os.fstat(fh.fileno())
+            stamp = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+            if _last_read is not None and _last_read[0] == stamp:
+                return _last_read[1]
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return None
+    _last_read = (stamp, data)
+    return data
 
 
 def proven_sources(previous: Path | None) -> dict[str, tuple[str, tuple[int, ...]]]:
     """The frozen sources recorded by the build ``previous`` (see `PageCache.write_index`)."""
-    if previous is None:
-        return {}
-    try:
-        data = json.loads(index_path(previous).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    data = _read(index_path(previous)) if previous is not None else None
+    if data is None:
         return {}
     raw = data.get("sources")
     if not isinstance(raw, dict):
@@ -165,11 +181,8 @@ def proven_sources(previous: Path | None) -> dict[str, tuple[str, tuple[int, ...
 
 
 def _load(path: Path) -> dict[str, tuple[str, str, Stat | None]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    data = _read(path)
+    if data is None:
         return {}
     pages = data.get("pages")
     if not isinstance(pages, dict):
