@@ -2,9 +2,9 @@
 
 mkdocs is used as a library: ``load_config(...)`` then ``build(cfg)``, with an in-process
 plugin that adds every page to render as ``File.generated`` and hands its view to the
-templates in ``page.meta["sealbook"]``. The Markdown mkdocs would render is empty: the
-prose is rendered by `builder.site.prose` with sealbook's allow-list, never by mkdocs'
-extension list. The Jinja environment is switched to autoescape.
+templates in ``page.meta["sealbook"]``. The pages' Markdown is empty and mkdocs does not
+convert it (`SealbookPage`): the prose is rendered by `builder.site.prose` with sealbook's
+allow-list, never by mkdocs' extension list. The Jinja environment is switched to autoescape.
 
 Cost control (docs/site.md, "Build cost"): the navigation is three fixed entries and every
 generated page is ``not_in_nav``; material's search plugin indexes nothing (the index is
@@ -93,9 +93,19 @@ class Progress:
 def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress) -> Any:
     from mkdocs.plugins import BasePlugin
     from mkdocs.structure.files import File, InclusionLevel
+    from mkdocs.structure.pages import Page
     from mkdocs.structure.toc import get_toc
 
-    nav_uris = {uri for _, uri in NAV}
+    nav_titles = {uri: title for title, uri in NAV}
+
+    class SealbookPage(Page):
+        """A page whose Markdown is empty: its HTML is the theme's, from the page's view."""
+
+        def render(self, config: Any, files: Any) -> None:
+            # mkdocs would build a Markdown parser per page to convert the empty source.
+            self.content = ""
+            self.toc = get_toc(_plain_toc(getattr(self, "_sealbook_toc", [])))  # type: ignore[arg-type]
+            self.present_anchor_ids = set()
 
     class SealbookPages(BasePlugin):  # type: ignore[type-arg, no-untyped-call]
         """Adds sealbook's pages and hands their views to the templates."""
@@ -107,8 +117,12 @@ def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress)
             config.theme.static_templates.clear()
             for path in pages:
                 uri = path[: -len(".html")] + ".md"
-                level = InclusionLevel.INCLUDED if uri in nav_uris else InclusionLevel.NOT_IN_NAV
-                files.append(File.generated(config, uri, content="", inclusion=level))
+                in_nav = uri in nav_titles
+                level = InclusionLevel.INCLUDED if in_nav else InclusionLevel.NOT_IN_NAV
+                file = File.generated(config, uri, content="", inclusion=level)
+                # The title the nav gives a page, as mkdocs would when it makes the page.
+                SealbookPage(nav_titles.get(uri), file, config)  # sets file.page
+                files.append(file)
             return files
 
         def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str:
@@ -123,10 +137,6 @@ def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress)
                 # Pages without headings (the catalog, releases) get the TOC column's width.
                 page.meta["hide"] = ["toc"]
             page._sealbook_toc = toc
-            return ""
-
-        def on_page_content(self, html: str, *, page: Any, config: Any, files: Any) -> str:
-            page.toc = get_toc(_plain_toc(getattr(page, "_sealbook_toc", [])))  # type: ignore[arg-type]
             return ""
 
         def on_env(self, env: jinja2.Environment, *, config: Any, files: Any) -> jinja2.Environment:
