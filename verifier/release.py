@@ -172,11 +172,11 @@ def verify_release(
 
 def _release_files(folder: Path) -> list[str]:
     """Files under the release's ``runbooks/`` folder, as manifest-relative paths."""
-    base = folder / SOURCES_DIR
-    found = []
-    for dirpath, _dirs, files in os.walk(base):
-        for name in files:
-            found.append((Path(dirpath) / name).relative_to(folder).as_posix())
+    root = str(folder)
+    found: list[str] = []
+    for dirpath, _dirs, files in os.walk(f"{root}/{SOURCES_DIR}"):
+        rel = dirpath[len(root) + 1 :].replace(os.sep, "/")
+        found.extend(f"{rel}/{name}" for name in files)
     top = {p.name for p in folder.iterdir()} - {MANIFEST_NAME, BUNDLE_NAME, SOURCES_DIR}
     return sorted(found) + sorted(top)
 

@@ -410,7 +410,7 @@ class _Chain:
     @cached_property
     def search_js(self) -> bytes:
         """What ``search/search_index.js`` must hold (the same index as a script)."""
-        return layout.search_index_js(self.manifests[-1] if self.manifests else None)
+        return layout.search_index_js(self.search_json)
 
     @classmethod
     def of(cls, chain: list[VerifiedRelease]) -> _Chain:

@@ -249,6 +249,6 @@ def search_index_json(head: Manifest | None) -> bytes:
     return canonical_json(doc)
 
 
-def search_index_js(head: Manifest | None) -> bytes:
-    """``search/search_index.js``: the same index for ``file://`` (offline plugin format)."""
-    return b"var __index = " + search_index_json(head)
+def search_index_js(index_json: bytes) -> bytes:
+    """``search/search_index.js``: the index ``search_index_json`` made, for ``file://``."""
+    return b"var __index = " + index_json

@@ -188,8 +188,9 @@ def _build_into(
     head_manifest = head.manifest if head and not site.preview else None
     if site.preview and head is not None:
         head_manifest = head.manifest
-    files.write(layout.SEARCH_JSON, layout.search_index_json(head_manifest), "search-index")
-    files.write(layout.SEARCH_JS, layout.search_index_js(head_manifest), "search-index")
+    index = layout.search_index_json(head_manifest)
+    files.write(layout.SEARCH_JSON, index, "search-index")
+    files.write(layout.SEARCH_JS, layout.search_index_js(index), "search-index")
     if not site.preview:
         for rel in releases:
             files.write(
