@@ -19,6 +19,7 @@ Location: ``$SEALBOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/sealbook/verdicts``, e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -29,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from verifier.digests import canonical_json, digest
+from verifier.policy import TrustPolicy
 from verifier.signature import SignatureFacts
 
 CACHE_ENV = "SEALBOOK_CACHE_DIR"
@@ -159,17 +161,69 @@ def _facts(raw: bytes, key: str) -> SignatureFacts | None:
 
 
 class PolicyVerdicts:
-    """A `VerdictCache` seen as `verifier.release.SignatureVerdicts` for one policy."""
+    """A `VerdictCache` seen as `verifier.release.SignatureVerdicts` for one policy.
 
-    def __init__(self, cache: VerdictCache, policy_fingerprint: str) -> None:
+    `prefetch` verifies, in a child process, the releases the cache has no verdict for,
+    while this process goes through the others: importing sigstore and verifying a new
+    release overlaps with checking the known ones. `get` waits for the child on a miss.
+    """
+
+    def __init__(self, cache: VerdictCache, policy: TrustPolicy) -> None:
         self.cache = cache
-        self.policy = policy_fingerprint
+        self.policy = policy
+        self._fingerprint = policy.fingerprint
+        self._child: int | None = None
 
     def _key(self, manifest: bytes, bundle: bytes) -> str:
-        return verdict_key(digest(manifest), digest(bundle), self.policy)
+        return verdict_key(digest(manifest), digest(bundle), self._fingerprint)
 
     def get(self, manifest: bytes, bundle: bytes) -> SignatureFacts | None:
-        return self.cache.get(self._key(manifest, bundle))
+        key = self._key(manifest, bundle)
+        facts = self.cache.get(key)
+        if facts is None and self._child is not None:
+            self.wait()
+            facts = self.cache.get(key)
+        return facts
 
     def put(self, manifest: bytes, bundle: bytes, facts: SignatureFacts) -> None:
         self.cache.put(self._key(manifest, bundle), facts)
+
+    def prefetch(self, folders: list[Path]) -> None:
+        """Verify the releases in ``folders`` the cache lacks, in a child process.
+
+        The child only fills the cache (a failure leaves no verdict: this process then
+        verifies that release itself and reports the failure).
+        """
+        from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME
+        from verifier.pinned import verify_signed_manifest
+
+        missing = []
+        for folder in folders:
+            try:
+                manifest = (folder / MANIFEST_NAME).read_bytes()
+                bundle = (folder / BUNDLE_NAME).read_bytes()
+            except OSError:
+                continue
+            if self.cache.get(self._key(manifest, bundle)) is None:
+                missing.append((folder, manifest, bundle))
+        if not missing or not hasattr(os, "fork"):
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
+            try:
+                for folder, manifest, bundle in missing:
+                    with contextlib.suppress(Exception):
+                        signed = verify_signed_manifest(
+                            manifest, bundle, self.policy, str(folder), folder.name
+                        )
+                        self.put(manifest, bundle, signed.signature)
+            finally:
+                os._exit(0)
+        self._child = pid
+
+    def wait(self) -> None:
+        """Wait for the prefetching child, if any."""
+        if self._child is not None:
+            pid, self._child = self._child, None
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from builder.site.publish import current_build
     from builder.verdict_cache import PolicyVerdicts, VerdictCache, default_cache_dir
     from verifier.policy import TrustPolicy
-    from verifier.release import Anchor, verify_releases
+    from verifier.release import Anchor, release_folders, verify_releases
     from verifier.results import Report, render_text
 
     anchor = Anchor.parse(args.expect_latest) if args.expect_latest else None
@@ -59,8 +59,12 @@ def run(args: argparse.Namespace) -> int:
     # Signatures verified before over exactly these bytes and this policy are not verified
     # again (the per-user verdict cache of `sealbook run`); manifests are checked in full.
     cache = VerdictCache(args.cache_dir or default_cache_dir())
-    verdicts = PolicyVerdicts(cache, policy.fingerprint)
-    verdict = verify_releases(args.releases, policy, anchor, known, verdicts)
+    verdicts = PolicyVerdicts(cache, policy)
+    verdicts.prefetch(release_folders(args.releases))
+    try:
+        verdict = verify_releases(args.releases, policy, anchor, known, verdicts)
+    finally:
+        verdicts.wait()
     if not verdict.ok:
         report = Report("releases", verdict.results, context=policy.describe())
         sys.stderr.write(render_text(Report("releases", report.failed)))
