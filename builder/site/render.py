@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
+from markupsafe import Markup
 
-from builder.site.assets import template_dir
+from builder.site.assets import material_dir, template_dir
 from verifier import sitelayout as layout
 from verifier.errors import SealbookError
 
@@ -70,6 +73,47 @@ class SiteGlobals:
         }
 
 
+MATERIAL_PREFIX = "material-theme"
+"""Templates named ``material-theme/<path>`` are material's own, even where site-template/
+overrides ``<path>``."""
+
+
+class FragmentCache(Extension):
+    """``{% sbcache key, ... %}body{% endsbcache %}``: the body rendered once per key and build.
+
+    Material renders its header, navigation, search box, footer, config and asset links on
+    every page, and they come out the same on every page of the same shape. The key must
+    name everything the body depends on besides the build's config: site-template/ keys on
+    ``sealbook_shape`` = (``base_url``, the page's nav entry or None). That covers the
+    fragments it caches because their links all lead to root-level pages or into
+    ``assets/``, so they differ only with the page's depth, and the nav (active entry,
+    previous/next page) only on the three nav pages. The body is rendered with autoescape
+    like any other template output; the cache keeps that output (`Markup`) per environment,
+    and mkdocs makes a new environment for every build.
+    """
+
+    tags = {"sbcache"}  # noqa: RUF012 - jinja2's declared attribute
+
+    def __init__(self, environment: jinja2.Environment) -> None:
+        super().__init__(environment)
+        self.fragments: dict[tuple[Any, ...], Markup] = {}
+
+    def parse(self, parser: Any) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        key = [parser.parse_expression()]
+        while parser.stream.skip_if("comma"):
+            key.append(parser.parse_expression())
+        body = parser.parse_statements(("name:endsbcache",), drop_needle=True)
+        call = self.call_method("_fragment", [nodes.Tuple(key, "load")])
+        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    def _fragment(self, key: tuple[Any, ...], caller: Callable[[], Markup]) -> Markup:
+        found = self.fragments.get(key)
+        if found is None:
+            found = self.fragments[key] = caller()
+        return found
+
+
 class Progress:
     """Prints ``rendered N/M pages`` to stderr every ``every`` pages."""
 
@@ -97,6 +141,7 @@ def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress)
     from mkdocs.structure.toc import get_toc
 
     nav_titles = {uri: title for title, uri in NAV}
+    nav_urls = {uri[: -len(".md")] + ".html" for uri in nav_titles}
 
     class SealbookPage(Page):
         """A page whose Markdown is empty: its HTML is the theme's, from the page's view."""
@@ -142,7 +187,20 @@ def _plugin(pages: dict[str, MaterialPage], sb: SiteGlobals, progress: Progress)
         def on_env(self, env: jinja2.Environment, *, config: Any, files: Any) -> jinja2.Environment:
             env.autoescape = True
             env.globals["sealbook"] = sb.to_template()
+            env.add_extension(FragmentCache)
+            # site-template/ overrides some partials by wrapping material's own, named here.
+            assert env.loader is not None
+            originals = jinja2.FileSystemLoader(str(material_dir()))
+            env.loader = jinja2.ChoiceLoader(
+                [env.loader, jinja2.PrefixLoader({MATERIAL_PREFIX: originals})]
+            )
             return env
+
+        def on_page_context(self, context: Any, *, page: Any, config: Any, nav: Any) -> Any:
+            # All a cached theme fragment may depend on besides the config (FragmentCache).
+            nav_entry = page.url if page.url in nav_urls else None
+            context["sealbook_shape"] = (context["base_url"], nav_entry)
+            return context
 
         def on_post_page(self, output: str, *, page: Any, config: Any) -> str:
             progress.step()
