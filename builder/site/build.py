@@ -172,11 +172,10 @@ def _build_into(
     progress = Progress(len(material) + len(light), stream=stream)
     # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
-        render_material(material, build.absolute(), Path(work), sb, progress)
+        # What the previous build proved is linked by a child process meanwhile.
+        render_material(material, build.absolute(), Path(work), sb, progress, files.start_links)
     written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
     files.adopt({p.path: "page" for p in material}, written_later)
-    # What the previous build proved is linked by a child process meanwhile.
-    files.start_links()
     # (4)
     fast = FastLight(light_environment(), sb)
     for template, path, view in light:

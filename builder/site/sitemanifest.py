@@ -161,7 +161,8 @@ class SiteFiles:
 
         ``roles`` names the pages rendered; ``later`` the files sealbook writes over
         afterwards (the search index); a static file of ``site-template/`` is an ``asset``,
-        one of mkdocs-material a ``theme-asset``; anything else stops the build.
+        one of mkdocs-material a ``theme-asset``; anything else stops the build. Files
+        being linked meanwhile (`start_links`) are recorded already, so they are skipped.
         """
         ours = set(static_files(template_dir()))
         theirs = set(static_files(material_dir()))
