@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from builder.site.cache import proven_sources
     from builder.site.inputs import release_input, root_files, site_context
     from builder.site.publish import current_build
+    from builder.site.render import preload
     from builder.verdict_cache import PolicyVerdicts, VerdictCache, default_cache_dir
     from verifier.policy import TrustPolicy
     from verifier.release import Anchor, release_folders, verify_releases
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     cache = VerdictCache(args.cache_dir or default_cache_dir())
     verdicts = PolicyVerdicts(cache, policy)
     verdicts.prefetch(release_folders(args.releases))
+    preload()  # while the child verifies what the cache lacks
     try:
         verdict = verify_releases(args.releases, policy, anchor, known, verdicts)
     finally:

@@ -195,6 +195,7 @@ def _plugin(
             env.autoescape = True
             env.globals["sealbook"] = sb.to_template()
             env.add_extension(FragmentCache)
+            env.bytecode_cache = _bytecode_cache("material")
             # site-template/ overrides some partials by wrapping material's own, named here.
             assert env.loader is not None
             originals = jinja2.FileSystemLoader(str(material_dir()))
@@ -297,6 +298,36 @@ def render_material(
         logger.setLevel(old_level)
 
 
+def preload() -> None:
+    """Import what `render_material` needs (e.g. while a child process verifies releases)."""
+    import importlib
+
+    for module in (
+        "mkdocs.commands.build",
+        "mkdocs.config",
+        "material.plugins.offline.plugin",
+        "material.plugins.search.plugin",
+    ):
+        importlib.import_module(module)
+
+
+def _bytecode_cache(kind: str) -> jinja2.BytecodeCache | None:
+    """A bytecode cache so a build does not compile the same templates again, or None.
+
+    Jinja's per-user folder (0700, of this user, in the temp dir: Jinja checks both).
+    Compiled code depends on the environment too (autoescape, the fragment tag), which
+    Jinja's key (template name, file, source checksum) does not cover: the file names carry
+    ``kind`` and a digest of this module, which sets both up.
+    """
+    from verifier.digests import digest
+
+    tag = digest(f"{kind}|{Path(__file__).read_bytes()!r}".encode())[7:23]
+    try:
+        return jinja2.FileSystemBytecodeCache(pattern=f"__sealbook_{tag}_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 class _Collect(logging.Handler):
     """Keeps mkdocs' warnings and errors for the one-line diagnostic."""
 
@@ -315,6 +346,7 @@ def light_environment() -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         auto_reload=False,
+        bytecode_cache=_bytecode_cache("light"),
     )
 
 
