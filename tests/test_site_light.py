@@ -77,7 +77,7 @@ def _latest_views() -> list[dict[str, object]]:
             "digest": "sha256:" + "12" * 32,
             "target": "../runbooks/a-b/r2.html?x=<1>&y",
             "retired_in": retired,
-            "head": "1.3.0",
+            "since": "1.2.0",
         }
         for retired in (None, "1.3.0")
     ]

@@ -185,12 +185,12 @@ def latest_page(view: dict[str, Any], root: str, sb: SiteGlobals) -> str:
         )
     else:
         para = (
-            f'\n    <p>Latest (release {_e(view["head"])}): <a class="sb-latest-link" '
-            f'href="{target}">revision {revision}</a> <code>{digest}</code>.</p>\n  '
+            f'\n    <p>Latest: <a class="sb-latest-link" href="{target}">revision {revision}</a>, '
+            f"first signed in release {_e(view['since'])}, <code>{digest}</code>.</p>\n  "
         )
     body = (
         f'\n<main class="sb-page sb-page--latest" data-slug="{_e(view["slug"])}" '
-        f'data-revision="{revision}" data-digest="{digest}" data-head="{_e(view["head"])}" '
+        f'data-revision="{revision}" data-digest="{digest}" data-since="{_e(view["since"])}" '
         f'data-retired="{_e(retired or "")}">\n'
         f"  <h1>{title}</h1>\n"
         f"  {para}\n"

@@ -136,6 +136,8 @@ class LatestPage:
     target: str
     """The head revision page, or the last revision page of a retired runbook."""
     retired_in: str | None
+    since: str
+    """The release that first signed this revision."""
 
 
 @dataclass(frozen=True)
@@ -277,9 +279,17 @@ def _add_latest_and_catalog(
         rb, _rel = last[slug]
         retired_in = history.retired.get(slug)
         target = layout.revision_page(slug, rb.revision)
+        since = introduced[(slug, rb.revision)]
         model.latest.append(
             LatestPage(
-                layout.latest_page(slug), slug, rb.title, rb.revision, rb.digest, target, retired_in
+                layout.latest_page(slug),
+                slug,
+                rb.title,
+                rb.revision,
+                rb.digest,
+                target,
+                retired_in,
+                since,
             )
         )
         meta = rb.metadata
@@ -294,7 +304,7 @@ def _add_latest_and_catalog(
                 alerts=tuple(layout.alerts_of(rb)),
                 revision=rb.revision,
                 digest=rb.digest,
-                since=introduced[(slug, rb.revision)],
+                since=since,
                 target=target,
                 retired_in=retired_in,
             )

@@ -349,8 +349,7 @@ def audit_view(model: m.SiteModel, site: SiteContext) -> dict[str, Any]:
 
 
 def latest_view(page: m.LatestPage, model: m.SiteModel) -> dict[str, Any]:
-    """The view of a latest pointer page."""
-    head = model.head
+    """The view of a latest pointer page (it changes only when the runbook does)."""
     return {
         "kind": "latest",
         "slug": page.slug,
@@ -359,7 +358,7 @@ def latest_view(page: m.LatestPage, model: m.SiteModel) -> dict[str, Any]:
         "digest": page.digest,
         "target": layout.relative(page.path, page.target),
         "retired_in": page.retired_in,
-        "head": head.version if head else "",
+        "since": page.since,
     }
 
 
