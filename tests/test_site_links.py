@@ -73,3 +73,29 @@ def test_abort_stops_the_child(tmp_path: Path) -> None:
     files.abort_links()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # killed and reaped: no zombie left behind
+
+
+def test_deferred_pages_are_written_by_the_child_and_recorded(tmp_path: Path) -> None:
+    (tmp_path / "new").mkdir()
+    files = SiteFiles(tmp_path / "new")
+    parent = os.getpid()
+    files.defer("a/b.html", "alias", lambda: f"made by {os.getpid() != parent}".encode())
+    files.start_links()
+    files.finish_links()
+    assert (tmp_path / "new/a/b.html").read_bytes() == b"made by True"
+    assert files.files["a/b.html"].role == "alias"
+    assert files.files["a/b.html"].digest == digest(b"made by True")
+    assert files.stats["a/b.html"] == _stat(tmp_path / "new/a/b.html")
+
+
+def test_a_failing_deferred_page_stops_the_build(tmp_path: Path) -> None:
+    (tmp_path / "new").mkdir()
+    files = SiteFiles(tmp_path / "new")
+
+    def broken() -> bytes:
+        raise ValueError("template broke")
+
+    files.defer("x.html", "alias", broken)
+    files.start_links()
+    with pytest.raises(SiteManifestError, match="template broke"):
+        files.finish_links()

@@ -3,8 +3,9 @@
 Steps of `build_site`:
   (1) decide every page from the chain (`builder.site.model`);
   (2) key every page and frozen source; reuse the unchanged ones from the previous build;
-  (3) render the rest through mkdocs-material into a fresh build folder;
-  (4) write the small pages, version data, search index, release files and trusted roots;
+  (3) render the rest through mkdocs-material into a fresh build folder; meanwhile a child
+      process links the reused files and renders the small pages (alias, latest, alert);
+  (4) write the version data, search index, release files and trusted roots;
   (5) list every file in ``site-manifest.json`` (each hashed once: when written, or proven
       by the page cache when carried over); record the page cache index;
   (6) publish by an atomic symlink flip (the caller's ``out``).
@@ -169,7 +170,11 @@ def _build_into(
                 files.link(f"{previous}/{same[0]}", path, rb.digest, "release-source", same[1])
             else:
                 fresh.append((path, rel, rb))
-    progress = Progress(len(material) + len(light), stream=stream)
+    # The small pages are rendered by the child that links (step 3).
+    fast = FastLight(light_environment(), sb)
+    for template, path, view in light:
+        files.defer(path, "alias", _light_page(fast, template, path, view))
+    progress = Progress(len(material), stream=stream)
     # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
         # What the previous build proved is linked by a child process meanwhile.
@@ -177,10 +182,6 @@ def _build_into(
     written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
     files.adopt({p.path: "page" for p in material}, written_later)
     # (4)
-    fast = FastLight(light_environment(), sb)
-    for template, path, view in light:
-        files.write(path, fast.render(template, path, view), "alias")
-        progress.step()
     manifests = [r.manifest for r in releases]
     head = releases[-1] if releases else None
     files.write(layout.VERSIONS_JS, layout.versions_js(manifests), "version-data")
@@ -220,6 +221,13 @@ def _build_into(
         model=model,
         notes=notes,
     )
+
+
+def _light_page(fast: FastLight, template: str, path: str, view: dict[str, Any]) -> Any:
+    def produce() -> bytes:
+        return fast.render(template, path, view)
+
+    return produce
 
 
 def release_keys(releases: list[ReleaseInput], site: v.SiteContext, salt: str) -> dict[str, str]:

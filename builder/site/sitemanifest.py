@@ -16,6 +16,8 @@ import os
 import posixpath
 import shutil
 import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from builder.site.assets import (
@@ -65,7 +67,9 @@ class SiteFiles:
         """Site path -> stat of what was written or linked (the page cache records it)."""
         self._dirs: set[str] = set()
         self._pending: list[tuple[str, str, str, Stat | None]] = []
+        self._deferred: list[tuple[str, str, Callable[[], bytes]]] = []
         self._child: tuple[int, int] | None = None
+        self._roles: dict[str, str] = {}
 
     def _parent(self, path: str) -> None:
         folder = posixpath.dirname(path)
@@ -95,14 +99,28 @@ class SiteFiles:
         if proven is not None:
             self.stats[path] = proven
 
+    def defer(self, path: str, role: str, produce: Callable[[], bytes]) -> None:
+        """Write what ``produce`` returns at ``path``, in the child of `start_links`."""
+        self._deferred.append((path, role, produce))
+
     def start_links(self) -> None:
-        """Make the pending links in a child process; `finish_links` waits for it."""
+        """Make the pending links and deferred writes in a child process.
+
+        `finish_links` waits for it and records what it wrote (digests and stats).
+        """
         pending, self._pending = self._pending, []
-        if not pending:
+        deferred, self._deferred = self._deferred, []
+        if not pending and not deferred:
             return
         if not hasattr(os, "fork"):  # pragma: no cover - POSIX only in practice
-            _link_all(self._root, pending, self.stats)
+            problem = _link_all(self._root, pending, self.stats)
+            if problem:
+                raise SiteManifestError(self._root, problem, "run the build again")
+            for path, role, produce in deferred:
+                self.write(path, produce(), role)
             return
+        sys.stdout.flush()  # the child must not write what this process buffered
+        sys.stderr.flush()
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
@@ -112,14 +130,24 @@ class SiteFiles:
                 stats: dict[str, Stat] = {}
                 problem = _link_all(self._root, pending, stats)
                 copied = {p: st for p, st in stats.items() if st != self.stats.get(p)}
-                os.write(write_end, json.dumps({"problem": problem, "copied": copied}).encode())
+                written = {}
+                for path, _role, produce in [] if problem else deferred:
+                    self.write(path, produce(), "")
+                    written[path] = [self.files[path].digest, self.stats[path]]
+                report = {"problem": problem, "copied": copied, "written": written}
+                view = memoryview(json.dumps(report).encode())
+                while view:
+                    view = view[os.write(write_end, view) :]
                 code = 0
-            except BaseException:  # noqa: BLE001, S110 - the parent reports it
-                pass
+            except BaseException as exc:  # noqa: BLE001 - the parent reports it
+                with contextlib.suppress(OSError):
+                    os.write(write_end, json.dumps({"problem": f"{exc!r}"[:300]}).encode())
+                code = 3
             finally:
                 os._exit(code)
         os.close(write_end)
         self._child = (pid, read_end)
+        self._roles = {path: role for path, role, _ in deferred}
 
     def finish_links(self) -> None:
         """Wait for the linking child; raise if it could not carry every file over."""
@@ -133,16 +161,19 @@ class SiteFiles:
                 chunks.append(chunk)
         _, status = os.waitpid(pid, 0)
         try:
-            report = json.loads(b"".join(chunks)) if os.waitstatus_to_exitcode(status) == 0 else {}
+            report = json.loads(b"".join(chunks))
         except ValueError:
             report = {}
-        if not report:
+        if report.get("problem"):
+            raise SiteManifestError(self._root, report["problem"], "run the build again")
+        if os.waitstatus_to_exitcode(status) != 0 or "written" not in report:
             raise SiteManifestError(
                 self._root, "the process carrying files over failed", "run the build again"
             )
-        if report["problem"]:
-            raise SiteManifestError(self._root, report["problem"], "run the build again")
         for path, st in report["copied"].items():
+            self.stats[path] = (st[0], st[1], st[2], st[3])
+        for path, (found, st) in report["written"].items():
+            self.files[path] = SiteFile(self._roles[path], found)
             self.stats[path] = (st[0], st[1], st[2], st[3])
 
     def abort_links(self) -> None:
