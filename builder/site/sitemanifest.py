@@ -193,12 +193,12 @@ class SiteFiles:
         ``roles`` names the pages rendered; ``later`` the files sealbook writes over
         afterwards (the search index); a static file of ``site-template/`` is an ``asset``,
         one of mkdocs-material a ``theme-asset``; anything else stops the build. Files
-        being linked meanwhile (`start_links`) are recorded already, so they are skipped.
+        the child of `start_links` links or writes meanwhile are skipped.
         """
         ours = set(static_files(template_dir()))
         theirs = set(static_files(material_dir()))
         for path in site_files(self.site):
-            if path == SITE_MANIFEST or path in self.files or path in later:
+            if path == SITE_MANIFEST or path in self.files or path in self._roles or path in later:
                 continue
             role = roles.get(path)
             if role is None:
