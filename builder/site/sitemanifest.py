@@ -39,11 +39,11 @@ class SiteManifestError(SealbookError):
 
 def site_files(site: Path) -> list[str]:
     """Every file under ``site`` as a site path, sorted."""
-    found = []
-    for dirpath, dirs, files in os.walk(site):
-        dirs.sort()
-        for name in files:
-            found.append((Path(dirpath) / name).relative_to(site).as_posix())
+    root = str(site)
+    found: list[str] = []
+    for dirpath, _dirs, files in os.walk(root):
+        rel = dirpath[len(root) + 1 :].replace(os.sep, "/")
+        found.extend(f"{rel}/{name}" if rel else name for name in files)
     return sorted(found)
 
 
