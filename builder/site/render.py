@@ -81,15 +81,16 @@ overrides ``<path>``."""
 class FragmentCache(Extension):
     """``{% sbcache key, ... %}body{% endsbcache %}``: the body rendered once per key and build.
 
-    Material renders its header, navigation, search box, footer, config and asset links on
+    Material renders its navigation, search box, logo, footer, config and asset links on
     every page, and they come out the same on every page of the same shape. The key must
     name everything the body depends on besides the build's config: site-template/ keys on
     ``sealbook_shape`` = (``base_url``, the page's nav entry or None). That covers the
     fragments it caches because their links all lead to root-level pages or into
     ``assets/``, so they differ only with the page's depth, and the nav (active entry,
-    previous/next page) only on the three nav pages. The body is rendered with autoescape
-    like any other template output; the cache keeps that output (`Markup`) per environment,
-    and mkdocs makes a new environment for every build.
+    previous/next page) only on the three nav pages. The TOC is keyed by its entries too
+    (``page.sealbook_toc_key``): runbooks written from one template share their headings.
+    The body is rendered with autoescape like any other template output; the cache keeps
+    that output (`Markup`) per environment, and mkdocs makes a new environment per build.
     """
 
     tags = {"sbcache"}  # noqa: RUF012 - jinja2's declared attribute
@@ -154,7 +155,9 @@ def _plugin(
         def render(self, config: Any, files: Any) -> None:
             # mkdocs would build a Markdown parser per page to convert the empty source.
             self.content = ""
-            self.toc = get_toc(_plain_toc(getattr(self, "_sealbook_toc", [])))  # type: ignore[arg-type]
+            tokens = _plain_toc(getattr(self, "_sealbook_toc", []))
+            self.toc = get_toc(tokens)  # type: ignore[arg-type]
+            self.sealbook_toc_key = _toc_key(tokens)
             self.present_anchor_ids = set()
 
     class SealbookPages(BasePlugin):  # type: ignore[type-arg, no-untyped-call]
@@ -229,6 +232,11 @@ def _plain_toc(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for t in tokens
     ]
+
+
+def _toc_key(tokens: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """All of a page's TOC that material's TOC partial shows, as a `FragmentCache` key."""
+    return tuple((t["level"], t["id"], t["name"], _toc_key(t["children"])) for t in tokens)
 
 
 def render_material(
