@@ -25,8 +25,12 @@ alert pages. Per-page goals use full pages (the stricter figure). Goals (issue 3
   - linear growth: the marginal ms per added page of the largest size step is <= 1.25x that
     of the smallest step (a fixed start-up cost makes small builds' ms/page look high);
   - rebuild after one release changing 10 runbooks <= 10% of the full build.
-Verdicts use wall time; CPU time (user + system of the child) and the load average are
-printed beside it because a busy machine inflates wall time.
+Verdicts use wall time; CPU time (user + system of the child and the processes it waited
+for) and the load average are printed beside it because a busy machine inflates wall time.
+Every timed run starts after ``sync`` (untimed), so no run pays for writing out the files of
+the one before. The signature verdict cache (`--cache-dir` of `sealbook build`) lives in the
+work folder and starts empty: each size's first build verifies every release, the rebuild
+only the new one.
 """
 
 from __future__ import annotations
@@ -225,7 +229,12 @@ class Run:
 
 
 def timed(argv: list[str], cwd: Path | None = None) -> Run:
-    """Run ``argv`` as a child; wall time and the child's own peak RSS (wait4)."""
+    """Run ``argv`` as a child; wall time and the child's own peak RSS (wait4).
+
+    Dirty pages of whatever ran before are written out first (``sync``, not timed): a build
+    right after another must not pay for flushing the other's files.
+    """
+    os.sync()
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
@@ -338,10 +347,13 @@ def main() -> int:
     largest = sizes[-1]
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     if args.keep:
+        os.environ["SEALBOOK_CACHE_DIR"] = str(args.keep.absolute() / "verdicts")
         args.keep.mkdir(parents=True, exist_ok=True)
         work = args.keep.absolute()
         return bench(work, sizes, largest, args.skip_stock)
     with tempfile.TemporaryDirectory(prefix="build-scale-") as tmp:
+        # The signature verdict cache starts empty and stays in the work folder.
+        os.environ["SEALBOOK_CACHE_DIR"] = str(Path(tmp) / "verdicts")
         return bench(Path(tmp), sizes, largest, args.skip_stock)
 
 
