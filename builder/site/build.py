@@ -14,7 +14,6 @@ A failure anywhere removes the build folder; the published site is untouched.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 import time
@@ -176,15 +175,12 @@ def _build_into(
     for template, path, view in light:
         files.defer(path, "alias", _light_page(fast, template, path, view))
     progress = Progress(len(material), stream=stream)
-    # (3) A child process links what the previous build proved and renders the small pages
-    # while mkdocs renders into a folder of its own (it empties the folder it renders to).
-    files.start_links()
-    rendered = pub.staging(build)
+    # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
-        render_material(material, rendered, Path(work), sb, progress)
+        # What the previous build proved is linked by a child process meanwhile.
+        render_material(material, build.absolute(), Path(work), sb, progress, files.start_links)
     written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
-    files.adopt(rendered, {p.path: "page" for p in material}, written_later)
-    shutil.rmtree(rendered)
+    files.adopt({p.path: "page" for p in material}, written_later)
     # (4)
     manifests = [r.manifest for r in releases]
     head = releases[-1] if releases else None

@@ -5,7 +5,6 @@ Layout, for ``--out site``::
     site -> .site.builds/<build-id>          the symlink users and web servers follow
     .site.builds/<build-id>/                 one complete build (the site root)
     .site.builds/<build-id>.pages.json       its page cache index (not served)
-    .site.builds/<build-id>.mkdocs/          where mkdocs renders, during the build only
 
 A build writes only inside a new ``<build-id>`` folder. Publishing creates a temporary
 symlink to it and renames that over ``site`` (``rename(2)`` replaces atomically), so a
@@ -84,13 +83,7 @@ def publish(out: Path, build: Path) -> None:
                 entry.unlink(missing_ok=True)
 
 
-def staging(build: Path) -> Path:
-    """Where mkdocs renders for ``build`` (beside it: same file system, never served)."""
-    return build.with_name(build.name + ".mkdocs")
-
-
 def discard(build: Path) -> None:
     """Remove a failed build (the published site is untouched)."""
     shutil.rmtree(build, ignore_errors=True)
-    shutil.rmtree(staging(build), ignore_errors=True)
     index_path(build).unlink(missing_ok=True)

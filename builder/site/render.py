@@ -139,6 +139,7 @@ def _plugin(
     pages: dict[str, MaterialPage],
     sb: SiteGlobals,
     progress: Progress,
+    emptied: Callable[[], None] | None,
 ) -> Any:
     from mkdocs.plugins import BasePlugin
     from mkdocs.structure.files import File, InclusionLevel
@@ -167,6 +168,8 @@ def _plugin(
             # useless offline). Cleared only now: the set also keeps them out of the copied
             # theme files, which mkdocs has gathered before this event.
             config.theme.static_templates.clear()
+            if emptied is not None:  # mkdocs cleaned site_dir before this event
+                emptied()
             for path in pages:
                 uri = path[: -len(".html")] + ".md"
                 in_nav = uri in nav_titles
@@ -242,8 +245,13 @@ def render_material(
     work: Path,
     sb: SiteGlobals,
     progress: Progress,
+    emptied: Callable[[], None] | None = None,
 ) -> None:
-    """Render ``pages`` with mkdocs-material into ``site_dir`` (which mkdocs empties first)."""
+    """Render ``pages`` with mkdocs-material into ``site_dir`` (which mkdocs empties first).
+
+    ``emptied`` is called once mkdocs has emptied ``site_dir``, before it writes anything:
+    from then on others may write there too, to paths that are not mkdocs'.
+    """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
@@ -285,7 +293,7 @@ def render_material(
             config_file_path=str(work / "mkdocs.yml"),
         )
         page_map = {p.path: p for p in pages}
-        cfg.plugins["sealbook"] = _plugin(page_map, sb, progress)
+        cfg.plugins["sealbook"] = _plugin(page_map, sb, progress, emptied)
         build(cfg)
     except (MkDocsException, SystemExit) as exc:
         raise RenderError(

@@ -187,32 +187,30 @@ class SiteFiles:
                 os.waitpid(pid, 0)
             os.close(read_end)
 
-    def adopt(self, rendered: Path, roles: dict[str, str], later: set[str]) -> None:
-        """Hash, classify and move into the site what mkdocs rendered into ``rendered``.
+    def adopt(self, roles: dict[str, str], later: set[str]) -> None:
+        """Hash and classify what is already in the site (mkdocs' output).
 
-        ``roles`` names the pages rendered; ``later`` the files sealbook writes itself
-        (the search index: mkdocs' own is dropped); a static file of ``site-template/`` is
-        an ``asset``, one of mkdocs-material a ``theme-asset``; anything else stops the build.
+        ``roles`` names the pages rendered; ``later`` the files sealbook writes over
+        afterwards (the search index); a static file of ``site-template/`` is an ``asset``,
+        one of mkdocs-material a ``theme-asset``; anything else stops the build. Files
+        the child of `start_links` links or writes meanwhile are skipped.
         """
         ours = set(static_files(template_dir()))
         theirs = set(static_files(material_dir()))
-        for path in site_files(rendered):
-            if path in later:
+        for path in site_files(self.site):
+            if path == SITE_MANIFEST or path in self.files or path in self._roles or path in later:
                 continue
             role = roles.get(path)
             if role is None:
                 role = "asset" if path in ours else "theme-asset" if path in theirs else ""
-            if not role or path in self.files or path in self._roles or path == SITE_MANIFEST:
+            if not role:
                 raise SiteManifestError(
                     str(self.site / path),
                     "the build produced a file sealbook cannot account for",
                     "report it; the site was not published",
                 )
-            source = f"{rendered}/{path}"
-            with open(source, "rb") as fh:  # noqa: PTH123 - hot path
-                self.files[path] = SiteFile(role, digest(fh.read()))
-            self._parent(path)
-            os.replace(source, f"{self._root}/{path}")  # noqa: PTH105 - hot path
+            self.files[path] = SiteFile(role, digest((self.site / path).read_bytes()))
+            self._dirs.add(posixpath.dirname(path))
 
     def write_manifest(self, *, preview: bool, head: tuple[str, str] | None) -> SiteManifest:
         """Write ``site-manifest.json`` listing every recorded file; return it."""
