@@ -3,7 +3,7 @@
 Verifying a bundle costs about half a second, almost all of it importing sigstore.
 A positive verdict depends only on the manifest bytes, the bundle bytes, the policy
 and the trusted roots it names, so it is cached under a key over all four digests and the
-sealbook version that made it (`verdict_key`); any change to any of them is a miss. It
+checking code that made it (`verdict_key`); any change to any of them is a miss. It
 covers the signature and the manifest's own checks (it parsed, every snippet digest matched:
 both a function of the bytes alone), so a hit skips sigstore and those checks; what the
 signature proved (signer, log index, time) is kept in the entry.
@@ -26,7 +26,6 @@ import stat
 import sys
 from collections.abc import Mapping
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
 from verifier.digests import canonical_json, digest
@@ -47,12 +46,25 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "sealbook" / "verdicts"
 
 
-def _sealbook() -> str:
-    """The version of the sealbook making or reading verdicts."""
-    try:
-        return metadata.version("sealbook")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+_CHECKER: list[str] = []
+
+
+def _checker() -> str:
+    """A digest of the code a verdict depends on (what it checked and how), read once.
+
+    Cheaper than the package version at start-up, and stricter: a verdict made by other
+    checking code (an upgrade, a local edit) is a miss.
+    """
+    if not _CHECKER:
+        import verifier
+
+        base = Path(verifier.__file__).parent
+        parts = [(base / name).read_bytes() for name in _CHECKING_CODE]
+        _CHECKER.append(digest(b"\0".join(parts)))
+    return _CHECKER[0]
+
+
+_CHECKING_CODE = ("manifest.py", "pinned.py", "signature.py", "policy.py", "digests.py")
 
 
 def verdict_key(manifest_digest: str, bundle_digest: str, policy_fingerprint: str) -> str:
@@ -61,7 +73,7 @@ def verdict_key(manifest_digest: str, bundle_digest: str, policy_fingerprint: st
     ``policy_fingerprint`` (`TrustPolicy.fingerprint`) covers the policy bytes and the
     bytes of every trusted root it names.
     """
-    parts = [FORMAT, _sealbook(), manifest_digest, bundle_digest, policy_fingerprint]
+    parts = [FORMAT, _checker(), manifest_digest, bundle_digest, policy_fingerprint]
     return digest("\n".join(parts).encode())[len("sha256:") :]
 
 

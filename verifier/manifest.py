@@ -225,7 +225,7 @@ class Manifest:
     def from_checked_bytes(cls, raw: bytes) -> Manifest:
         """Bytes that `from_bytes` (and the snippet digest check) accepted before, unchecked.
 
-        Only for bytes a positive verdict of this sealbook version covers (the verdict
+        Only for bytes a positive verdict of this checking code covers (the verdict
         cache of `sealbook run` and `sealbook build`, keyed by their digest): the checks are
         a function of the bytes alone, so they are not repeated.
         """

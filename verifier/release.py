@@ -40,7 +40,7 @@ class SignatureVerdicts(Protocol):
 
     ``get`` returns the signature facts of an earlier verdict over exactly these manifest
     and bundle bytes under the policy the verdicts were made for, or None. A verdict covers
-    steps (2), (3) and (5), as checked by the same sealbook version; the frozen sources (4)
+    steps (2), (3) and (5), as checked by the same checking code; the frozen sources (4)
     are checked every time.
     """
 
