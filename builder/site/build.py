@@ -177,7 +177,8 @@ def _build_into(
     progress = Progress(len(material), stream=stream)
     # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
-        # What the previous build proved is linked by a child process meanwhile.
+        # Once mkdocs has emptied the build folder, a child process links what the previous
+        # build proved and renders the small pages meanwhile.
         render_material(material, build.absolute(), Path(work), sb, progress, files.start_links)
     written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
     files.adopt({p.path: "page" for p in material}, written_later)
@@ -185,10 +186,7 @@ def _build_into(
     manifests = [r.manifest for r in releases]
     head = releases[-1] if releases else None
     files.write(layout.VERSIONS_JS, layout.versions_js(manifests), "version-data")
-    head_manifest = head.manifest if head and not site.preview else None
-    if site.preview and head is not None:
-        head_manifest = head.manifest
-    index = layout.search_index_json(head_manifest)
+    index = layout.search_index_json(head.manifest if head else None)
     files.write(layout.SEARCH_JSON, index, "search-index")
     files.write(layout.SEARCH_JS, layout.search_index_js(index), "search-index")
     if not site.preview:
