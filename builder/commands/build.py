@@ -11,17 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from verifier.commands._options import add_expect_latest, add_policy
+from verifier.commands._options import add_expect_latest, add_policy, add_releases
 from verifier.errors import EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--releases",
-        type=Path,
-        default=Path("releases"),
-        help="releases folder (default: ./releases)",
-    )
+    add_releases(parser)
     parser.add_argument(
         "--out",
         type=Path,

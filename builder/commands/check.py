@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from builder.lint import check_catalog
 from builder.runbook import load_catalog
+from verifier.commands._options import add_runbooks
 from verifier.errors import EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `sealbook check`."""
-    parser.add_argument(
-        "--runbooks",
-        metavar="DIR",
-        type=Path,
-        default=Path("runbooks"),
-        help="folder of runbook sources (default: ./runbooks)",
-    )
+    add_runbooks(parser)
 
 
 def _plural(count: int, word: str) -> str:

@@ -11,16 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from verifier.commands._options import add_runbooks
 from verifier.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--runbooks",
-        type=Path,
-        default=Path("runbooks"),
-        help="runbooks folder (default: ./runbooks)",
-    )
+    add_runbooks(parser)
     parser.add_argument(
         "--out",
         type=Path,

@@ -11,23 +11,14 @@ import sys
 from pathlib import Path
 
 from builder.sign import DEFAULT_DEV_STATE, INSTANCES, SigningTarget
+from verifier.commands._options import add_releases, add_runbooks
 from verifier.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", metavar="VERSION", help="release version, e.g. 2026.11.0")
-    parser.add_argument(
-        "--runbooks",
-        type=Path,
-        default=Path("runbooks"),
-        help="runbooks folder (default: ./runbooks)",
-    )
-    parser.add_argument(
-        "--releases",
-        type=Path,
-        default=Path("releases"),
-        help="releases folder (default: ./releases)",
-    )
+    add_runbooks(parser)
+    add_releases(parser)
     parser.add_argument(
         "--instance",
         choices=INSTANCES,

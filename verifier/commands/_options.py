@@ -1,4 +1,4 @@
-"""Options both CLIs share, so `--policy` and `--expect-latest` mean one thing everywhere."""
+"""Options both CLIs share, so `--policy`, `--releases` and the rest mean one thing everywhere."""
 
 from __future__ import annotations
 
@@ -8,6 +8,26 @@ from pathlib import Path
 
 from verifier.policy import TrustPolicy
 from verifier.results import Report
+
+
+def add_releases(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--releases",
+        type=Path,
+        default=Path("releases"),
+        metavar="DIR",
+        help="releases folder (default: ./releases)",
+    )
+
+
+def add_runbooks(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runbooks",
+        type=Path,
+        default=Path("runbooks"),
+        metavar="DIR",
+        help="runbooks folder (default: ./runbooks)",
+    )
 
 
 def add_policy(parser: argparse.ArgumentParser) -> None:

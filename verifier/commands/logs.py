@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from verifier.commands._options import add_format, add_policy, load_policy
+from verifier.commands._options import add_format, add_policy, add_releases, load_policy
 from verifier.errors import UsageError
 from verifier.logs import verify_logs
 from verifier.runlog import Head
@@ -22,13 +22,7 @@ from verifier.runlog import Head
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `sealbook-verify logs`."""
     parser.add_argument("logs", type=Path, nargs="+", metavar="LOG", help="run log file(s)")
-    parser.add_argument(
-        "--releases",
-        type=Path,
-        default=Path("releases"),
-        metavar="DIR",
-        help="releases folder (default: ./releases)",
-    )
+    add_releases(parser)
     parser.add_argument(
         "--expect-head",
         action="append",
