@@ -20,6 +20,7 @@ Location: ``$SEALBOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/sealbook/verdicts``, e
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import stat
@@ -46,22 +47,17 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "sealbook" / "verdicts"
 
 
-_CHECKER: list[str] = []
-
-
+@functools.cache
 def _checker() -> str:
     """A digest of the code a verdict depends on (what it checked and how), read once.
 
     Cheaper than the package version at start-up, and stricter: a verdict made by other
     checking code (an upgrade, a local edit) is a miss.
     """
-    if not _CHECKER:
-        import verifier
+    import verifier
 
-        base = Path(verifier.__file__).parent
-        parts = [(base / name).read_bytes() for name in _CHECKING_CODE]
-        _CHECKER.append(digest(b"\0".join(parts)))
-    return _CHECKER[0]
+    base = Path(verifier.__file__).parent
+    return digest(b"\0".join((base / name).read_bytes() for name in _CHECKING_CODE))
 
 
 _CHECKING_CODE = ("manifest.py", "pinned.py", "signature.py", "policy.py", "digests.py")

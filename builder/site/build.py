@@ -14,6 +14,7 @@ A failure anywhere removes the build folder; the published site is untouched.
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 import time
@@ -173,7 +174,7 @@ def _build_into(
     # The small pages are rendered by the child that links (step 3).
     fast = FastLight(light_environment(), sb)
     for template, path, view in light:
-        files.defer(path, "alias", _light_page(fast, template, path, view))
+        files.defer(path, "alias", functools.partial(fast.render, template, path, view))
     progress = Progress(len(material), stream=stream)
     # (3)
     with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
@@ -219,13 +220,6 @@ def _build_into(
         model=model,
         notes=notes,
     )
-
-
-def _light_page(fast: FastLight, template: str, path: str, view: dict[str, Any]) -> Any:
-    def produce() -> bytes:
-        return fast.render(template, path, view)
-
-    return produce
 
 
 def release_keys(releases: list[ReleaseInput], site: v.SiteContext, salt: str) -> dict[str, str]:
