@@ -69,7 +69,10 @@ def policy(root: Path) -> str:
 
 
 def spawn(*argv: str, cwd: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SEALBOOK_POLICY": "", "SEALBOOK_LOG": ""}
+    # A temp dir of the test's own: what a killed command leaves there is checked.
+    tmp = cwd / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "SEALBOOK_POLICY": "", "SEALBOOK_LOG": "", "TMPDIR": str(tmp)}
     return subprocess.Popen(
         [sys.executable, "-m", "builder._cli", *argv],
         cwd=cwd,
@@ -167,6 +170,14 @@ def test_kill_9_during_build_leaves_the_published_site_whole(world: Path, tmp_pa
     assert timed(*args, cwd=root) > 0  # and the next build publishes over any leftovers
     rc, _ = verify("site", str(site), "--releases", str(root / "releases"), root=root)
     assert rc == 0
+    # Nothing a killed build left behind outlives the next build: only the published build
+    # and the one before it (each with its page cache index), nothing in the temp dir but
+    # Jinja's bytecode cache.
+    builds = sorted(p.name for p in (root / ".site.builds").iterdir())
+    kept = sorted(p.name for p in (root / ".site.builds").iterdir() if p.is_dir())
+    assert len(kept) == 2, builds
+    assert builds == sorted([*kept, *(f"{k}.pages.json" for k in kept)]), builds
+    assert [p.name for p in (root / "tmp").iterdir() if "jinja2" not in p.name] == []
 
 
 def _log_reasons(root: Path, log: Path) -> list[str]:

@@ -15,8 +15,8 @@ A failure anywhere removes the build folder; the published site is untouched.
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,10 +177,15 @@ def _build_into(
         files.defer(path, "alias", functools.partial(fast.render, template, path, view))
     progress = Progress(len(material), stream=stream)
     # (3)
-    with tempfile.TemporaryDirectory(prefix="sealbook-mkdocs-") as work:
+    # mkdocs' (empty) docs folder sits beside the build, so a killed build's is pruned by
+    # the next publish (`builder.site.publish`) instead of staying in the temp dir.
+    work = build.with_name(f"{build.name}.mkdocs")
+    try:
         # Once mkdocs has emptied the build folder, a child process links what the previous
         # build proved and renders the small pages meanwhile.
-        render_material(material, build.absolute(), Path(work), sb, progress, files.start_links)
+        render_material(material, build.absolute(), work, sb, progress, files.start_links)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     written_later = {layout.VERSIONS_JS, layout.SEARCH_JSON, layout.SEARCH_JS}
     files.adopt({p.path: "page" for p in material}, written_later)
     # (4)
