@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
+import subprocess
+import sys
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from builder._cli import main as sealbook
-from tests.site_helpers import signed_site
+from tests.site_helpers import failures, signed_site
+from tests.site_helpers import verify as verify_site
 
 
 def _run(*argv: str) -> tuple[int, str]:
@@ -116,3 +121,51 @@ def test_rebuild_rehashes_a_source_changed_since_the_last_build(tmp_path: Path) 
     code, output = _run(*argv)
     assert code == 1
     assert "source-digest-mismatch" in output and "nothing was written" in output
+
+
+def _spawn_build(releases: Path, out: Path, policy: Path) -> subprocess.Popen[str]:
+    argv = ["build", "--releases", str(releases), "--out", str(out), "--policy", str(policy)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "builder._cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "SEALBOOK_POLICY": ""},
+    )
+
+
+def test_a_build_waits_while_another_holds_the_site(tmp_path: Path) -> None:
+    s = signed_site()
+    out = tmp_path / "site"
+    (tmp_path / ".site.builds").mkdir()
+    with (tmp_path / ".site.builds" / ".lock").open("w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        proc = _spawn_build(s.releases, out, s.policy)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == f"sealbook: waiting for another build of {out} to finish\n"
+        time.sleep(0.5)
+        assert proc.poll() is None and not out.exists()  # nothing built or published meanwhile
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, output
+    assert verify_site(out, s.policy, "--releases", str(s.releases))[0] == 0
+
+
+def test_concurrent_builds_of_one_site_all_publish_a_whole_site(tmp_path: Path) -> None:
+    """Without the lock, one build's pruning deleted the folder another built or published."""
+    s = signed_site()
+    out = tmp_path / "site"
+    assert (
+        _run("build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy))[
+            0
+        ]
+        == 0
+    )
+    procs = [_spawn_build(s.releases, out, s.policy) for _ in range(3)]
+    for proc in procs:
+        output = proc.communicate(timeout=180)[0]
+        assert proc.returncode == 0, output
+    code, results = verify_site(out, s.policy, "--releases", str(s.releases))
+    assert code == 0, failures(results)
+    builds = [p for p in (tmp_path / ".site.builds").iterdir() if p.is_dir()]
+    assert len(builds) == 2 and out.resolve() in builds

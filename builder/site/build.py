@@ -75,15 +75,16 @@ def build_site(
     stream = stream if stream is not None else sys.stderr
     start = time.monotonic()
     out = Path(out).absolute()
-    build = pub.new_build(out)
-    files = SiteFiles(build)
-    try:
-        result = _build_into(files, out, releases, site, roots, stream, proven or {})
-    except BaseException:
-        files.abort_links()
-        pub.discard(build)
-        raise
-    pub.publish(out, build)
+    with pub.exclusive(out, stream):
+        build = pub.new_build(out)
+        files = SiteFiles(build)
+        try:
+            result = _build_into(files, out, releases, site, roots, stream, proven or {})
+        except BaseException:
+            files.abort_links()
+            pub.discard(build)
+            raise
+        pub.publish(out, build)
     result.seconds = time.monotonic() - start
     return result
 

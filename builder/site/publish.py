@@ -11,15 +11,24 @@ symlink to it and renames that over ``site`` (``rename(2)`` replaces atomically)
 reader sees the old site or the new one, never a mix. A failed build removes its folder and
 leaves ``site`` untouched. The previous build is kept (a reader may still be in it); older
 ones are removed.
+
+One build at a time per ``site``: a build holds an exclusive ``flock`` on
+``.site.builds/.lock`` from choosing its folder to publishing it (`exclusive`); another one
+waits. Without it, one build's pruning would delete the folder another is building, or the
+one it just published.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from builder.site.cache import index_path
 from verifier.errors import SealbookError
@@ -42,8 +51,13 @@ def current_build(out: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-def new_build(out: Path) -> Path:
-    """Create and return a fresh, empty build folder for ``out``."""
+LOCK = ".lock"
+"""The lock file in the builds folder (never pruned)."""
+
+
+@contextlib.contextmanager
+def exclusive(out: Path, stream: TextIO) -> Iterator[None]:
+    """Hold the right to build and publish ``out``; wait (saying so) while another build has it."""
     if out.exists() and not out.is_symlink():
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
@@ -54,7 +68,27 @@ def new_build(out: Path) -> Path:
                 "remove it or choose another --out",
             )
     base = builds_dir(out)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        fd = os.open(base / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise PublishError(
+            str(base), f"cannot create the builds folder ({exc.strerror})", "check permissions"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"sealbook: waiting for another build of {out} to finish", file=stream, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def new_build(out: Path) -> Path:
+    """Create and return a fresh, empty build folder for ``out`` (under `exclusive`)."""
+    base = builds_dir(out)
     build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
     folder = base / build_id
     folder.mkdir()
@@ -76,7 +110,7 @@ def publish(out: Path, build: Path) -> None:
     keep = {build.name, previous.name if previous else ""}
     for entry in builds_dir(out).iterdir():
         name = entry.name.removesuffix(".pages.json")
-        if name not in keep:
+        if name not in keep and name != LOCK:
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
