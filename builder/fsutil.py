@@ -1,11 +1,36 @@
-"""Write-once, crash-safe file system steps: fsync'd writes and no-replace renames."""
+"""Write-once, crash-safe file system steps: fsync'd writes, no-replace renames, one writer."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
+import fcntl
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, waiting: str, stream: TextIO | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing); raises `OSError`.
+
+    When another process holds it, print ``sealbook: <waiting>`` once and wait. The lock
+    dies with its process, so a killed writer never blocks the next one.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"sealbook: {waiting}", file=stream or sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
 
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100

@@ -3,7 +3,9 @@
 A release is written to a hidden temporary folder beside the others, fsync'd, and
 renamed into place in one step that never replaces an existing version; a crash
 leaves either the complete release or nothing (a stale ``.tmp-*`` folder, ignored
-by every reader and removed by the next release).
+by every reader and removed by the next release). One release is made at a time: each holds
+an exclusive ``flock`` on ``releases/.lock`` from reading the chain's head to the rename, so
+two concurrent releases cannot both name the same head as their previous (a fork).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from builder.fsutil import fsync_dir, fsync_tree, rename_noreplace, write_synced
+from builder.fsutil import exclusive_lock, fsync_dir, fsync_tree, rename_noreplace, write_synced
 from builder.runbook import Catalog, SourceRunbook
 from builder.sign import SigningTarget, signer_for
 from verifier.digests import digest
@@ -33,6 +36,11 @@ from verifier.manifest import (
     valid_version,
 )
 from verifier.release import release_folders
+
+LOCK = ".lock"
+"""Held while a release is made (hidden: every reader ignores it)."""
+SIGNING_TRIES = 3
+"""Signatures made at most, a second apart, to get a signing time after the head's."""
 
 
 class ReleaseError(SealbookError):
@@ -198,6 +206,19 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
             "invalid release version",
             "use [0-9A-Za-z._-], starting with a letter or digit",
         )
+    try:
+        releases.mkdir(parents=True, exist_ok=True)
+        (releases / LOCK).touch()
+    except OSError as exc:
+        raise ReleaseError(
+            str(releases), f"cannot write the releases folder ({exc.strerror})", "check permissions"
+        ) from None
+    # One release at a time: two at once would both name the same head as previous (a fork).
+    with exclusive_lock(releases / LOCK, f"waiting for another release into {releases} to finish"):
+        return _make_release(catalog, version, releases, target)
+
+
+def _make_release(catalog: Catalog, version: str, releases: Path, target: SigningTarget) -> Path:
     final = releases / version
     if final.exists():
         raise ReleaseError(
@@ -209,7 +230,27 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
     manifest_bytes = manifest.to_bytes()
     with signer_for(target) as session:
         bundle = session.sign(manifest_bytes)
-    releases.mkdir(parents=True, exist_ok=True)
+        # Signing times must strictly increase along the chain (`release-time-order`); a
+        # release signed within its head's second would never verify: sign again later.
+        if history.head is not None:
+            head = releases / history.head.version / BUNDLE_NAME
+            try:
+                head_time = _signed_at(head.read_bytes())
+            except (OSError, ValueError):
+                raise ReleaseError(
+                    str(head), "unreadable bundle", "run `sealbook-verify releases`"
+                ) from None
+            tries = 1
+            while _signed_at(bundle) <= head_time:
+                if tries == SIGNING_TRIES:
+                    raise ReleaseError(
+                        str(head.parent),
+                        "cannot sign later than this head release (the log's clock?)",
+                        "check the signing instance's clock and release again",
+                    )
+                time.sleep(1.0)
+                bundle = session.sign(manifest_bytes)
+                tries += 1
     _remove_stale_temporaries(releases)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{os.getpid()}-", dir=releases))
     try:
@@ -232,6 +273,18 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _signed_at(bundle: bytes) -> datetime:
+    """The signing time a bundle claims (the verifier checks it; this only orders the chain)."""
+    from sigstore.models import Bundle, InvalidBundle
+
+    from verifier.signature import signing_time
+
+    try:
+        return signing_time(Bundle.from_json(bundle))
+    except InvalidBundle as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _remove_stale_temporaries(releases: Path) -> None:

@@ -6,7 +6,7 @@ the whole group: what an OOM killer or a power cut leaves) after a random delay 
 
 - releases: every earlier release is byte-for-byte intact and `verify releases` passes;
   no half-written release is visible (only hidden ``.tmp-*`` folders, which the next
-  release removes);
+  release removes, and the lock file ``.lock``);
 - build: the published site is the old one or a complete new one and `verify site` passes;
 - run: the log's chain is intact; a killed run shows as ``run-unfinished``, a torn tail as
   ``log-truncated`` until the next append records it (``log-recovered``); no line is ever
@@ -131,7 +131,7 @@ def test_kill_9_during_release_never_damages_or_half_writes_a_release(
         killed += kill_after(spawn("release", f"2.{i}", *common, cwd=root), rng.uniform(0, typical))
         visible = sorted(p.name for p in releases.iterdir() if not p.name.startswith("."))
         hidden = [p.name for p in releases.iterdir() if p.name.startswith(".")]
-        assert all(h.startswith(".tmp-") for h in hidden), hidden
+        assert all(h.startswith(".tmp-") or h == ".lock" for h in hidden), hidden
         for version in visible:  # a visible release is a complete one
             assert (releases / version / MANIFEST_NAME).is_file()
         assert {v: tree_digest(releases / v) for v in ("1.0", "1.1")} == before
@@ -141,7 +141,7 @@ def test_kill_9_during_release_never_damages_or_half_writes_a_release(
     # The next release succeeds, chains onto the newest complete one, removes the leftovers.
     proc = run_cli("sealbook", "release", "3.0", *common, cwd=root)
     assert proc.returncode == 0, proc.stderr
-    assert [p.name for p in releases.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in releases.iterdir() if p.name.startswith(".")] == [".lock"]
     rc, doc = verify("releases", str(releases), root=root)
     assert rc == 0 and doc["summary"]["failed"] == 0  # type: ignore[index]
     head = Manifest.from_bytes((releases / "3.0" / MANIFEST_NAME).read_bytes())
@@ -176,7 +176,7 @@ def test_kill_9_during_build_leaves_the_published_site_whole(world: Path, tmp_pa
     builds = sorted(p.name for p in (root / ".site.builds").iterdir())
     kept = sorted(p.name for p in (root / ".site.builds").iterdir() if p.is_dir())
     assert len(kept) == 2, builds
-    assert builds == sorted([*kept, *(f"{k}.pages.json" for k in kept)]), builds
+    assert builds == sorted([".lock", *kept, *(f"{k}.pages.json" for k in kept)]), builds
     assert [p.name for p in (root / "tmp").iterdir() if "jinja2" not in p.name] == []
 
 

@@ -118,7 +118,7 @@ def test_release_version_cannot_escape_the_releases_folder(work: Path, version: 
     proc = release(work, version)
     one_line(proc, 2, "invalid release version")
     assert sorted(p.name for p in work.parent.iterdir()) == before
-    assert sorted(p.name for p in (work / "releases").iterdir()) == ["1.0"]
+    assert sorted(p.name for p in (work / "releases").iterdir()) == [".lock", "1.0"]
 
 
 def test_existing_version_is_never_overwritten(work: Path) -> None:

@@ -277,3 +277,94 @@ def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["1.0", f".tmp-1.0-{os.getppid()}-def"]
     )
+
+
+def test_concurrent_releases_chain_one_after_the_other(work: Path, no_sockets: None) -> None:
+    """Both would otherwise name the same head as previous: a fork no one can repair."""
+    import os
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "builder._cli", "release", "--runbooks", str(REPO / "runbooks")]
+    argv += ["--releases", str(work / "releases"), "--instance", "dev"]
+    argv += ["--dev-state", str(work / "dev")]
+    env = {**os.environ, "SEALBOOK_POLICY": ""}
+    procs = [
+        subprocess.Popen([*argv, v], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for v in ("2.0.0", "2.1.0")
+    ]
+    for proc in procs:
+        output = proc.communicate(timeout=120)[0]
+        assert proc.returncode == 0, output
+    policy = str(work / "dev" / "sealbook.dev.toml")
+    assert verify_main(["releases", str(work / "releases"), "--policy", policy]) == 0
+
+
+class _SameSecondFirst:
+    """A real dev signing session whose first ``tries`` signatures are the head's own bundle
+    (what a log answers when both are signed within one second)."""
+
+    def __init__(self, session: object, head_bundle: bytes, tries: int) -> None:
+        self.session, self.head_bundle, self.tries, self.calls = session, head_bundle, tries, 0
+
+    def sign(self, data: bytes) -> bytes:
+        self.calls += 1
+        if self.calls <= self.tries:
+            return self.head_bundle
+        return self.session.sign(data)  # type: ignore[attr-defined, no-any-return]
+
+
+def _same_second(monkeypatch: pytest.MonkeyPatch, work: Path, tries: int) -> list[_SameSecondFirst]:
+    import contextlib
+
+    import builder.release
+
+    real = builder.release.signer_for
+    head = (work / "releases" / VERSIONS[-1] / BUNDLE_NAME).read_bytes()
+    made: list[_SameSecondFirst] = []
+
+    @contextlib.contextmanager
+    def signer(target: SigningTarget) -> Iterator[_SameSecondFirst]:
+        with real(target) as session:
+            made.append(_SameSecondFirst(session, head, tries))
+            yield made[-1]
+
+    monkeypatch.setattr(builder.release, "signer_for", signer)
+    monkeypatch.setattr(builder.release.time, "sleep", lambda _s: None)
+    return made
+
+
+def test_a_release_signed_within_its_heads_second_is_signed_again(
+    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = _same_second(monkeypatch, work, tries=1)
+    target = SigningTarget(instance="dev", dev_state=work / "dev")
+    make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
+    assert made[0].calls == 2
+    rc, doc = verify(work, "releases", str(work / "releases"), capsys=capsys)
+    assert rc == 0, reasons(doc)
+
+
+def test_a_release_never_signed_after_its_head_writes_nothing(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder.release import ReleaseError
+
+    before = sorted(p.name for p in (work / "releases").iterdir())
+    made = _same_second(monkeypatch, work, tries=99)
+    target = SigningTarget(instance="dev", dev_state=work / "dev")
+    with pytest.raises(ReleaseError, match="cannot sign later than this head"):
+        make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
+    assert made[0].calls == 3  # SIGNING_TRIES
+    assert sorted(p.name for p in (work / "releases").iterdir()) == before
+
+
+def test_a_head_with_an_unreadable_bundle_stops_the_release(work: Path) -> None:
+    from builder.release import ReleaseError
+
+    (work / "releases" / VERSIONS[-1] / BUNDLE_NAME).write_bytes(b"{}")
+    before = sorted(p.name for p in (work / "releases").iterdir())
+    target = SigningTarget(instance="dev", dev_state=work / "dev")
+    with pytest.raises(ReleaseError, match="unreadable bundle"):
+        make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
+    assert sorted(p.name for p in (work / "releases").iterdir()) == before

@@ -144,11 +144,15 @@ def _facts(bundle: Bundle, root: TrustRoot, signers: list[AllowedSigner]) -> Sig
         identity=identity,
         issuer=issuer,
         log_index=int(entry.log_index),
-        signed_at=_verified_time(bundle),
+        signed_at=signing_time(bundle),
     )
 
 
-def _verified_time(bundle: Bundle) -> datetime:
+def signing_time(bundle: Bundle) -> datetime:
+    """The time a bundle says it was signed: its log entry's, else its earliest RFC 3161 one.
+
+    Only a verified bundle's time proves anything (`verify_bundle` checks it first).
+    """
     entry = bundle.log_entry._inner
     if entry.integrated_time and entry.inclusion_promise:
         return datetime.fromtimestamp(int(entry.integrated_time), tz=UTC)

@@ -21,7 +21,6 @@ one it just published.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
 import shutil
@@ -30,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from builder.fsutil import exclusive_lock
 from builder.site.cache import index_path
 from verifier.errors import SealbookError
 
@@ -70,20 +70,13 @@ def exclusive(out: Path, stream: TextIO) -> Iterator[None]:
     base = builds_dir(out)
     try:
         base.mkdir(parents=True, exist_ok=True)
-        fd = os.open(base / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        (base / LOCK).touch()
     except OSError as exc:
         raise PublishError(
             str(base), f"cannot create the builds folder ({exc.strerror})", "check permissions"
         ) from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"sealbook: waiting for another build of {out} to finish", file=stream, flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive_lock(base / LOCK, f"waiting for another build of {out} to finish", stream):
         yield
-    finally:
-        os.close(fd)
 
 
 def new_build(out: Path) -> Path:
