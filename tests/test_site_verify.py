@@ -188,3 +188,28 @@ def test_site_releases_are_verifiable_releases() -> None:
 
     s = signed_site()
     assert verify_main(["releases", str(s.build / "releases"), "--policy", str(s.policy)]) == 0
+
+
+def test_a_build_published_during_verification_does_not_mix_two_builds(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The published path is a symlink; the verifier reads the build it pointed at first."""
+    import verifier.site
+
+    link = tmp_path / "published"
+    link.symlink_to(site)
+    other = tmp_path / "other-build"
+    other.mkdir()
+    listed = verifier.site._files
+
+    def list_then_flip(root: Path) -> set[str]:
+        found = listed(root)
+        flipped = tmp_path / "flip"
+        flipped.symlink_to(other)
+        flipped.replace(link)  # what `sealbook build` does when it publishes
+        return found
+
+    monkeypatch.setattr(verifier.site, "_files", list_then_flip)
+    code, results = verify(link, signed_site().policy)
+    assert code == 0, failures(results)
+    assert link.resolve() == other

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     anchor = Anchor.parse(args.expect_latest) if args.expect_latest else None
     policy = load_policy(args)
-    releases = args.releases if args.releases is not None else args.site / "releases"
+    # One build, read once: a published site is a symlink a new build may flip meanwhile.
+    site = args.site.resolve()
+    releases = args.releases if args.releases is not None else site / "releases"
     verdict = verify_releases(releases, policy, anchor)
     report = Report("site", context=policy.describe())
     if not verdict.ok:
@@ -47,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
         return emit(report, args.format)
     head = verdict.chain[-1]
     report.context["head"] = f"{head.version}:{head.manifest_digest}"
-    for result in verify_site(args.site, verdict.chain, policy):
+    for result in verify_site(site, verdict.chain, policy):
         report.add(result)
     return emit(report, args.format)
