@@ -169,3 +169,30 @@ def test_concurrent_builds_of_one_site_all_publish_a_whole_site(tmp_path: Path) 
     assert code == 0, failures(results)
     builds = [p for p in (tmp_path / ".site.builds").iterdir() if p.is_dir()]
     assert len(builds) == 2 and out.resolve() in builds
+
+
+def test_a_preview_never_replaces_a_signed_site(tmp_path: Path) -> None:
+    s = signed_site()
+    out = tmp_path / "site"
+    argv = ("--out", str(out))
+    assert _run("build", "--releases", str(s.releases), *argv, "--policy", str(s.policy))[0] == 0
+    published = os.readlink(out)
+    builds = sorted(p.name for p in (tmp_path / ".site.builds").iterdir())
+    runbooks = s.root / "runbooks"
+    code, output = _run("preview", "--runbooks", str(runbooks), *argv)
+    assert code == 1
+    assert output == (
+        f"sealbook: {out}: is a published signed site (or one sealbook cannot read); a preview "
+        "never replaces it (choose another --out; the default is ./site-preview)\n"
+    )
+    assert os.readlink(out) == published
+    assert sorted(p.name for p in (tmp_path / ".site.builds").iterdir()) == builds
+    # A preview replaces a preview, and a signed build replaces a preview.
+    preview = tmp_path / "preview"
+    assert _run("preview", "--runbooks", str(runbooks), "--out", str(preview))[0] == 0
+    assert _run("preview", "--runbooks", str(runbooks), "--out", str(preview))[0] == 0
+    code, _ = _run(
+        "build", "--releases", str(s.releases), "--out", str(preview), "--policy", str(s.policy)
+    )
+    assert code == 0
+    assert verify_site(preview, s.policy, "--releases", str(s.releases))[0] == 0

@@ -76,6 +76,8 @@ def build_site(
     start = time.monotonic()
     out = Path(out).absolute()
     with pub.exclusive(out, stream):
+        if site.preview:
+            pub.refuse_signed(out)
         build = pub.new_build(out)
         files = SiteFiles(build)
         try:

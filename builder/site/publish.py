@@ -32,6 +32,8 @@ from typing import TextIO
 from builder.fsutil import exclusive_lock
 from builder.site.cache import index_path
 from verifier.errors import SealbookError
+from verifier.sitelayout import SITE_MANIFEST
+from verifier.sitemanifest import SiteManifest
 
 
 class PublishError(SealbookError):
@@ -77,6 +79,28 @@ def exclusive(out: Path, stream: TextIO) -> Iterator[None]:
         ) from None
     with exclusive_lock(base / LOCK, f"waiting for another build of {out} to finish", stream):
         yield
+
+
+def refuse_signed(out: Path) -> None:
+    """Refuse to publish an unsigned preview over ``out`` unless it is one (or nothing) now.
+
+    A preview replacing the signed catalog would put unsigned runbooks where on-call
+    engineers look; fail closed when the current build cannot be told apart.
+    """
+    current = current_build(out)
+    if current is None:
+        return
+    try:
+        raw = (current / SITE_MANIFEST).read_bytes()
+        preview = SiteManifest.from_bytes(raw, str(current / SITE_MANIFEST)).preview
+    except (OSError, SealbookError):
+        preview = False
+    if not preview:
+        raise PublishError(
+            str(out),
+            "is a published signed site (or one sealbook cannot read); a preview never replaces it",
+            "choose another --out; the default is ./site-preview",
+        )
 
 
 def new_build(out: Path) -> Path:
