@@ -33,7 +33,7 @@ from pathlib import Path
 from verifier import sitelayout as layout
 from verifier.digests import digest
 from verifier.errors import InputError
-from verifier.files import read_limited
+from verifier.files import read_limited, read_regular
 from verifier.manifest import Manifest, Runbook
 from verifier.policy import TrustPolicy
 from verifier.reasons import first
@@ -451,7 +451,10 @@ def verify_site(site: Path, chain: list[VerifiedRelease], policy: TrustPolicy) -
     expected = expected_layout(info.manifests)
     results: list[Result] = []
     # (2)
-    on_disk = _files(site)
+    on_disk, odd = _files(site)
+    for path, what in sorted(odd.items()):
+        detail = f"{what}; sealbook writes regular files and folders only"
+        results.append(Result("site-file", path, "site-file-unexpected", detail))
     for path in sorted(set(on_disk) - set(sm.files) - {layout.SITE_MANIFEST}):
         codes = ["site-file-unexpected"]
         detail = "not listed in site-manifest.json"
@@ -461,7 +464,8 @@ def verify_site(site: Path, chain: list[VerifiedRelease], policy: TrustPolicy) -
                 "a page built by `sealbook preview` (unsigned), not listed in site-manifest.json"
             )
         results.append(Result("site-file", path, first(codes), detail))
-    results.extend(_check_listed(_Work(site, sorted(sm.files.items()), sm, expected, info, policy)))
+    listed = sorted((p, e) for p, e in sm.files.items() if p not in odd)
+    results.extend(_check_listed(_Work(site, listed, sm, expected, info, policy)))
     # (3) expected files nobody listed
     for path, exp in sorted(expected.items()):
         if path not in sm.files:
@@ -536,17 +540,36 @@ def _check_listed(work: _Work) -> list[Result]:
     return [result for part in parts for result in part]
 
 
-def _files(site: Path) -> set[str]:
-    found = set()
-    for dirpath, _dirs, names in os.walk(site):
-        for name in names:
-            found.add((Path(dirpath) / name).relative_to(site).as_posix())
-    return found
+def _files(site: Path) -> tuple[set[str], dict[str, str]]:
+    """(regular files, everything else) under ``site`` as site paths.
+
+    sealbook writes regular files and folders only. A symbolic link (to a file or a folder),
+    a FIFO or a device is never followed or opened: the second part names what it is.
+    """
+    found: set[str] = set()
+    odd: dict[str, str] = {}
+    folders = [""]
+    while folders:
+        rel = folders.pop()
+        with os.scandir(f"{site}/{rel}" if rel else site) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_symlink():
+                    odd[path] = "a symbolic link"
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    found.add(path)
+                else:
+                    odd[path] = "not a regular file (a FIFO, socket or device)"
+    return found, odd
 
 
 def _is_preview_page(path: Path) -> bool:
     try:
-        return parse_page(path.read_bytes().decode("utf-8", "replace"), close=False).preview
+        return parse_page(
+            read_regular(path, MAX_PAGE).decode("utf-8", "replace"), close=False
+        ).preview
     except OSError:
         return False
 
