@@ -81,3 +81,43 @@ def test_a_rebuild_reuses_signature_verdicts_and_never_imports_sigstore(tmp_path
     # The first build verified both signatures in a child process, which filled the cache.
     assert "sigstore imported: False" in runs[1].stdout
     assert len(list(cache.iterdir())) == 2  # one verdict per release
+
+
+def test_a_rebuild_never_follows_or_waits_on_what_was_planted_in_the_previous_build(
+    tmp_path: Path,
+) -> None:
+    """A FIFO used to hang the build; a link to /dev/zero would exhaust its memory; a link to
+    identical bytes would be carried into the new build as a link. Each is rendered again."""
+    import os
+    import subprocess
+    import sys
+
+    s = signed_site()
+    out = tmp_path / "site"
+    first = _build(s.releases, out, s.policy)
+    fifo, zero, same = (
+        "runbooks/ops/restart/r1.html",
+        "runbooks/ops/restart/latest.html",
+        "audit.html",
+    )
+    for path in (fifo, zero, same):
+        (first / path).unlink()
+    os.mkfifo(first / fifo)
+    (first / zero).symlink_to("/dev/zero")
+    shutil.copyfile(s.build / same, tmp_path / "same.html")
+    (first / same).symlink_to(tmp_path / "same.html")
+    argv = ["build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder._cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SEALBOOK_POLICY": ""},
+    )
+    assert proc.returncode == 0, proc.stderr
+    second = out.resolve()
+    assert second != first
+    for path in _files(second):
+        assert (second / path).is_file() and not (second / path).is_symlink(), path
+        assert (second / path).read_bytes() == (s.build / path).read_bytes(), path

@@ -16,8 +16,10 @@ inode). A tampered or corrupted previous build is therefore never carried forwar
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,24 @@ def stat_of(path: Path) -> Stat:
     """(device, inode, size, mtime_ns) of ``path``; raises `OSError`."""
     st = path.stat()
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+MAX_FILE = 256 << 20
+"""No file of a site is larger (the verifier's limit for `site-manifest.json`)."""
+
+
+def read_plain(path: str) -> tuple[bytes, Stat]:
+    """The bytes and stat of the regular file at ``path``; `OSError` for anything else.
+
+    The previous build is input like any other: a symbolic link there is not followed, a
+    FIFO not waited on, a device or a file over `MAX_FILE` not read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
+            raise OSError(errno.EINVAL, "not a regular file of a site", path)
+        return fh.read(MAX_FILE), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def key_bytes(value: Any) -> bytes:
@@ -76,16 +96,13 @@ class PageCache:
         source = f"{self.previous}/{path}"  # str, not Path: called for every page
         try:
             if entry[2] is not None:
-                st = os.stat(source)  # noqa: PTH116 - hot path
+                st = os.lstat(source)
                 if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == entry[2]:
                     return entry[1], entry[2]
-            with open(source, "rb") as fh:  # noqa: PTH123 - hot path
-                if digest(fh.read()) != entry[1]:
-                    return None
-                st = os.fstat(fh.fileno())
-                return entry[1], (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            data, proven = read_plain(source)
         except OSError:
             return None
+        return (entry[1], proven) if digest(data) == entry[1] else None
 
     def holding(self, known: str, prefix: str) -> tuple[str, Stat] | None:
         """A path under ``prefix`` of the previous build proven to hold digest ``known``.

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import posixpath
-import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from builder.site.assets import (
     static_files,
     template_dir,
 )
+from builder.site.cache import read_plain
 from verifier.digests import digest
 from verifier.errors import SealbookError
 from verifier.sitelayout import SITE_MANIFEST
@@ -243,7 +243,7 @@ def _link_all(
         target = f"{root}/{path}"
         try:
             os.link(source, target)
-            st = os.stat(target)  # noqa: PTH116 - hot path
+            st = os.lstat(target)
             now = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             if proven is not None and now == proven:
                 stats[path] = now
@@ -252,10 +252,12 @@ def _link_all(
         except OSError:
             pass
         try:
-            shutil.copyfile(source, target)
-            with open(target, "rb") as fh:  # noqa: PTH123 - hot path
-                if digest(fh.read()) != known:
-                    return f"{source} changed since it was proven; not carried over"
+            data, _ = read_plain(source)
+            if digest(data) != known:
+                return f"{source} changed since it was proven; not carried over"
+            with open(target, "xb") as fh:  # noqa: PTH123 - hot path
+                fh.write(data)
+                fh.flush()
                 st = os.fstat(fh.fileno())
         except OSError as exc:
             return f"cannot carry {source} over ({exc.strerror})"
