@@ -11,7 +11,10 @@ build when its key is unchanged and the file still has the recorded digest; anyt
 rendered afresh. "Still has the digest" is proven by hashing the file, or, when its device,
 inode, size and modification time are exactly those recorded after its digest was last
 proven, taken from the record (rewriting a file changes its mtime; replacing it changes its
-inode). A tampered or corrupted previous build is therefore never carried forward.
+inode). A tampered or corrupted previous build is therefore not carried forward, except a
+rewrite of the same size whose mtime was set back on purpose (ctime would tell, but hard links
+and pruning change it too): that file keeps its old digest in ``site-manifest.json``, and
+``sealbook-verify site`` reports it. Symlinks, FIFOs and devices are never followed or read.
 """
 
 from __future__ import annotations
