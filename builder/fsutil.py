@@ -12,15 +12,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+LOCK = ".lock"
+"""The lock file of a folder one writer at a time may change (hidden: readers skip it)."""
+
+
+def lock_file(folder: Path) -> int:
+    """Open (creating it and ``folder``) ``folder/.lock``; raises `OSError`.
+
+    A symbolic link planted there is not followed (``O_NOFOLLOW``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    return os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path, waiting: str, stream: TextIO | None = None) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing); raises `OSError`.
+def exclusive(fd: int, waiting: str, stream: TextIO | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the lock file ``fd`` (`lock_file`); close it after.
 
     When another process holds it, print ``sealbook: <waiting>`` once and wait. The lock
     dies with its process, so a killed writer never blocks the next one.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

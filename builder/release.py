@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from builder.fsutil import exclusive_lock, fsync_dir, fsync_tree, rename_noreplace, write_synced
+from builder.fsutil import (
+    exclusive,
+    fsync_dir,
+    fsync_tree,
+    lock_file,
+    rename_noreplace,
+    write_synced,
+)
 from builder.runbook import Catalog, SourceRunbook
 from builder.sign import SigningTarget, signer_for
 from verifier.digests import digest
@@ -37,8 +44,6 @@ from verifier.manifest import (
 )
 from verifier.release import release_folders
 
-LOCK = ".lock"
-"""Held while a release is made (hidden: every reader ignores it)."""
 SIGNING_TRIES = 3
 """Signatures made at most, a second apart, to get a signing time after the head's."""
 
@@ -207,14 +212,13 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
             "use [0-9A-Za-z._-], starting with a letter or digit",
         )
     try:
-        releases.mkdir(parents=True, exist_ok=True)
-        (releases / LOCK).touch()
+        lock = lock_file(releases)
     except OSError as exc:
         raise ReleaseError(
             str(releases), f"cannot write the releases folder ({exc.strerror})", "check permissions"
         ) from None
     # One release at a time: two at once would both name the same head as previous (a fork).
-    with exclusive_lock(releases / LOCK, f"waiting for another release into {releases} to finish"):
+    with exclusive(lock, f"waiting for another release into {releases} to finish"):
         return _make_release(catalog, version, releases, target)
 
 

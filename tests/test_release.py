@@ -368,3 +368,15 @@ def test_a_head_with_an_unreadable_bundle_stops_the_release(work: Path) -> None:
     with pytest.raises(ReleaseError, match="unreadable bundle"):
         make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
     assert sorted(p.name for p in (work / "releases").iterdir()) == before
+
+
+def test_a_symlink_planted_as_the_lock_is_not_followed(work: Path, tmp_path: Path) -> None:
+    from builder.release import ReleaseError
+
+    victim = tmp_path / "victim"
+    (work / "releases" / ".lock").unlink(missing_ok=True)
+    (work / "releases" / ".lock").symlink_to(victim)
+    target = SigningTarget(instance="dev", dev_state=work / "dev")
+    with pytest.raises(ReleaseError, match="cannot write the releases folder"):
+        make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
+    assert not victim.exists()

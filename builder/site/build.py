@@ -75,7 +75,7 @@ def build_site(
     stream = stream if stream is not None else sys.stderr
     start = time.monotonic()
     out = Path(out).absolute()
-    with pub.exclusive(out, stream):
+    with pub.building(out, stream):
         if site.preview:
             pub.refuse_signed(out)
         build = pub.new_build(out)

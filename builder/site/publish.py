@@ -13,7 +13,7 @@ leaves ``site`` untouched. The previous build is kept (a reader may still be in 
 ones are removed.
 
 One build at a time per ``site``: a build holds an exclusive ``flock`` on
-``.site.builds/.lock`` from choosing its folder to publishing it (`exclusive`); another one
+``.site.builds/.lock`` from choosing its folder to publishing it (`building`); another one
 waits. Without it, one build's pruning would delete the folder another is building, or the
 one it just published.
 """
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from builder.fsutil import exclusive_lock
+from builder.fsutil import LOCK, exclusive, lock_file
 from builder.site.cache import index_path
 from verifier.errors import SealbookError
 from verifier.sitelayout import SITE_MANIFEST
@@ -53,12 +53,8 @@ def current_build(out: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-LOCK = ".lock"
-"""The lock file in the builds folder (never pruned)."""
-
-
 @contextlib.contextmanager
-def exclusive(out: Path, stream: TextIO) -> Iterator[None]:
+def building(out: Path, stream: TextIO) -> Iterator[None]:
     """Hold the right to build and publish ``out``; wait (saying so) while another build has it."""
     if out.exists() and not out.is_symlink():
         if out.is_dir() and not any(out.iterdir()):
@@ -71,13 +67,12 @@ def exclusive(out: Path, stream: TextIO) -> Iterator[None]:
             )
     base = builds_dir(out)
     try:
-        base.mkdir(parents=True, exist_ok=True)
-        (base / LOCK).touch()
+        lock = lock_file(base)
     except OSError as exc:
         raise PublishError(
             str(base), f"cannot create the builds folder ({exc.strerror})", "check permissions"
         ) from None
-    with exclusive_lock(base / LOCK, f"waiting for another build of {out} to finish", stream):
+    with exclusive(lock, f"waiting for another build of {out} to finish", stream):
         yield
 
 
@@ -104,7 +99,7 @@ def refuse_signed(out: Path) -> None:
 
 
 def new_build(out: Path) -> Path:
-    """Create and return a fresh, empty build folder for ``out`` (under `exclusive`)."""
+    """Create and return a fresh, empty build folder for ``out`` (under `building`)."""
     base = builds_dir(out)
     build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
     folder = base / build_id
