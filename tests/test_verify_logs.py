@@ -16,6 +16,7 @@ from builder.runlog import RunLog, new_run_id
 from verifier._cli import main as verify_main
 from verifier.digests import canonical_json, digest
 from verifier.errors import RefusedError
+from verifier.logs import verify_logs
 from verifier.manifest import Manifest
 from verifier.policy import TrustPolicy
 from verifier.results import Report, render_json
@@ -507,3 +508,42 @@ def test_log_head_command(log: Path, capsys: pytest.CaptureFixture[str], tmp_pat
     assert capsys.readouterr().out == f"11:{line_hash(lines(log)[-1])}\n"
     assert sealbook(["log", "head", "--log", str(tmp_path / "none.jsonl")]) == 0
     assert capsys.readouterr().out == "0:sha256:" + "0" * 64 + "\n"
+
+
+def chained(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write ``records`` as a valid chain, whatever their fields (a forger's writer)."""
+    from verifier.runlog import GENESIS, SCHEMA
+
+    prev, out = GENESIS, b""
+    for seq, record in enumerate(records, 1):
+        line = canonical_json({**record, "schema": SCHEMA, "seq": seq, "prev": prev}) + b"\n"
+        prev, out = line_hash(line), out + line
+    path.write_bytes(out)
+
+
+def test_a_malformed_parameter_fails_its_record_only(run_releases: Path, tmp_path: Path) -> None:
+    """Its verdict used to be remembered for the run and fail every later record of it."""
+    log = tmp_path / "runs.jsonl"
+    ok = {"params": {"MARK": "ok"}}
+    chained(
+        log,
+        [
+            run_record(
+                run_releases, "1.1.0", "make-mark", "started", run_id="a0", params={"MARK": 5}
+            ),
+            run_record(run_releases, "1.1.0", "make-mark", "started", run_id="a1", **ok),
+            run_record(run_releases, "1.1.0", "make-mark", "finished", run_id="a1", **ok),
+        ],
+    )
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    for workers in (1, 2):
+        report = verify_logs(
+            [log],
+            run_releases / "releases",
+            policy,
+            workers=workers,
+            parallel_bytes=0,
+            segment_bytes=300,
+        )
+        reasons = [r["reason"] for r in json.loads(report.render("json"))["results"]]
+        assert reasons == ["record-malformed", "verified", "verified"], workers

@@ -443,7 +443,9 @@ class LogVerifier:
             key, verdict = None, None
         if verdict is None:
             verdict = self._new_verdict(record, kind)
-            if key is not None:
+            # A malformed record's verdict may rest on its parameter values, which the key
+            # leaves out: remembered, it would fail every later record of that run.
+            if key is not None and verdict.code != "record-malformed":
                 self._memo[key] = verdict
         if kind == "refused":
             problem = record_problem(record)
