@@ -10,6 +10,10 @@ digests): ~300-450 bytes a record. Times, on the same file in the same run:
   - the baseline `sha256sum LOG` (one hash over the bytes; the verifier hashes every line).
 Prints both times, records/s and the ratio (goal: <= 3x). The verifier uses
 `$SEALBOOK_LOG_WORKERS` processes (default: the usable CPUs); set it to 1 for the serial path.
+
+Then the same for a long-lived log: as many records over four releases, each first used a
+quarter further into the log (as a log kept across releases names each new one when it
+arrives), verified in parallel and, for reference, serially (one worker).
 """
 
 from __future__ import annotations
@@ -40,23 +44,37 @@ HOSTS = [f"web-{i:02d}.prod.eu-west-1.example.com" for i in range(12)]
 USERS = ["oncall", "alice", "bob", "sre-bot"]
 
 
-def sign_release(work: Path) -> tuple[Path, Path, Manifest]:
-    """One dev-signed release of the sample catalog; return (releases, policy, manifest)."""
+VERSIONS = ("2026.11.0", "2026.11.1", "2026.12.0", "2027.01.0")
+
+
+def sign_releases(work: Path) -> tuple[Path, Path, list[tuple[Manifest, str]]]:
+    """Four chained dev-signed releases of the sample catalog; (releases, policy, manifests)."""
     target = SigningTarget(instance="dev", dev_state=work / "dev")
-    make_release(load_catalog(REPO / "runbooks"), "2026.11.0", work / "releases", target)
-    raw = (work / "releases/2026.11.0/manifest.json").read_bytes()
-    return work / "releases", work / "dev/sealbook.dev.toml", Manifest.from_bytes(raw)
+    signed = []
+    for version in VERSIONS:
+        make_release(load_catalog(REPO / "runbooks"), version, work / "releases", target)
+        raw = (work / "releases" / version / "manifest.json").read_bytes()
+        signed.append((Manifest.from_bytes(raw), digest(raw)))
+    return work / "releases", work / "dev/sealbook.dev.toml", signed
 
 
-def write_log(path: Path, manifest: Manifest, manifest_digest: str, count: int) -> None:
-    """``count`` records (started/finished pairs) of a valid chain, written fast."""
-    snippets = [(rb.slug, s) for rb in manifest.runbooks for s in rb.snippets if s.executable]
+def write_log(path: Path, releases: list[tuple[Manifest, str]], count: int) -> None:
+    """``count`` records (started/finished pairs) of a valid chain, written fast.
+
+    With several releases, the k-th is first used k/len of the way into the log.
+    """
+    pairs = (count + 1) // 2
+    plans = [
+        (m, d, [(rb.slug, s) for rb in m.runbooks for s in rb.snippets if s.executable])
+        for m, d in releases
+    ]
     dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     prev, out, checked = GENESIS, [], False
     stdout_digests = [digest(f"output {i}\n".encode()) for i in range(64)]
     with path.open("wb") as fh:
         for seq in range(1, count + 1):
             pair = (seq - 1) // 2
+            manifest, manifest_digest, snippets = plans[pair * len(plans) // pairs]
             slug, snippet = snippets[pair % len(snippets)]
             record = {
                 "schema": SCHEMA,
@@ -109,22 +127,31 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sealbook-bench-logs-"))
     try:
-        releases, policy, manifest = sign_release(work)
-        manifest_digest = digest((releases / "2026.11.0/manifest.json").read_bytes())
-        log = work / "runs.jsonl"
+        releases, policy, signed = sign_releases(work)
+        one, four = work / "runs.jsonl", work / "runs-4-releases.jsonl"
         start = time.perf_counter()
-        write_log(log, manifest, manifest_digest, args.records)
-        size = log.stat().st_size
+        write_log(one, signed[:1], args.records)
+        write_log(four, signed, args.records)
+        size = one.stat().st_size
         print(
             f"log: {args.records:,} records, {size / 1e6:.1f} MB, {size / args.records:.0f} bytes/record "
-            f"(generated in {time.perf_counter() - start:.1f} s)"
+            f"(both logs generated in {time.perf_counter() - start:.1f} s)"
         )
-        verify = [sys.executable, "-m", "verifier._cli", "logs", str(log)]
-        verify += ["--releases", str(releases), "--policy", str(policy), "--format", args.format]
-        sha_time, _ = timed(["sha256sum", str(log)])
-        ours, rc = timed(verify)
-        sha_time = min(sha_time, timed(["sha256sum", str(log)])[0])
-        ours = min(ours, timed(verify)[0])
+
+        def verify(log: Path) -> list[str]:
+            argv = [sys.executable, "-m", "verifier._cli", "logs", str(log), "--releases"]
+            return [*argv, str(releases), "--policy", str(policy), "--format", args.format]
+
+        def best(argv: list[str]) -> tuple[float, int]:
+            first, second = timed(argv), timed(argv)
+            return min(first[0], second[0]), max(first[1], second[1])
+
+        sha_time, _ = best(["sha256sum", str(one)])
+        ours, rc = best(verify(one))
+        many, rc_many = best(verify(four))
+        os.environ["SEALBOOK_LOG_WORKERS"] = "1"
+        serial, rc_serial = timed(verify(four))
+        del os.environ["SEALBOOK_LOG_WORKERS"]
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(
             f"sha256sum:            {sha_time:7.2f} s  ({args.records / sha_time:,.0f} records/s)"
@@ -134,7 +161,12 @@ def main() -> int:
             f"exit {rc}, --format {args.format}, workers {default_workers()})"
         )
         print(f"ratio: {ours / sha_time:.2f}x  (goal <= 3x)")
-        return 0 if rc == 0 else 1
+        print(
+            f"4 releases, each first used a quarter further in: {many:.2f} s, "
+            f"{many / sha_time:.2f}x sha256sum (exit {rc_many}); serially {serial:.2f} s "
+            f"(exit {rc_serial})"
+        )
+        return 0 if rc == rc_many == rc_serial == 0 else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -132,3 +132,37 @@ def test_recovered_log_in_parallel_equals_serial(run_releases: Path, tmp_path: P
         run.append(run_record(run_releases, "1.1.0", "noop", "finished", run_id="y"))
     serial, parallel, _used = _reports(run_releases, log)
     assert serial == parallel and "log-recovered" in serial
+
+
+def _late_log(root: Path, folder: Path, late: dict[str, str] | None = None) -> Path:
+    """Runs of one snippet first; a second snippet and an older release only later on."""
+    log = folder / "runs.jsonl"
+    run = RunLog(log)
+    plan = [("1.1.0", "noop")] * 12 + [("1.1.0", "version-echo"), ("1.0.0", "noop")] * 6
+    for i, (version, snippet) in enumerate(plan):
+        started = run_record(root, version, snippet, "started", run_id=f"a{i}")
+        finished = run_record(root, version, snippet, "finished", run_id=f"a{i}")
+        if late and i == len(plan) - 3:
+            started |= late
+            finished |= late
+        run.append(started)
+        run.append(finished)
+    return log
+
+
+def test_runs_first_named_late_stay_parallel_and_equal_serial(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    """A long-lived log names new releases as they come; that alone must not go serial."""
+    log = _late_log(run_releases, tmp_path)
+    serial, parallel, used = _reports(run_releases, log)
+    assert used, "the parallel path declined runs first named after the first segment"
+    assert serial == parallel
+    assert json.loads(serial)["summary"]["failed"] == 0
+
+
+def test_a_late_run_that_fails_equals_serial(run_releases: Path, tmp_path: Path) -> None:
+    log = _late_log(run_releases, tmp_path, {"snippet_digest": "sha256:" + "0" * 64})
+    serial, parallel, _ = _reports(run_releases, log)
+    assert serial == parallel
+    assert json.loads(serial)["summary"]["failed"] == 2

@@ -751,9 +751,10 @@ def default_workers() -> int:
 # segment, which that line alone determines (its hash, and its ``seq``: the full path
 # and the fast path both take it as the next ``last_seq``). It verifies only what the
 # serial path verifies without context: lines of `LogVerifier.lines`'s fast path and
-# well-chained ``refused`` records (their results name no other line). Any other line
-# (a failure, a recovery, the anchored head, a run verdict not memoised) declines the
-# segment. Runs are paired across segments by the parent: a worker lists the runs its
+# well-chained ``refused`` records (their results name no other line). A run first
+# named in its segment gets its verdict there (a log kept across releases names each
+# new one when it arrives). Any other line (a failure, a recovery, the anchored head)
+# declines the segment. Runs are paired across segments by the parent: a worker lists the runs its
 # segment closes that it did not open (`_Boundary.closed`), the runs it started, and
 # those left open. When every segment verified this way, the parent's state is exactly
 # the serial path's after the same lines; if any declined, the log is verified again
@@ -800,6 +801,16 @@ class _SegmentVerifier(LogVerifier):
     def _other_line(self, line: bytes) -> None:
         record = decode(line) if len(line) <= MAX_LINE_BYTES else None
         chain = self.chain
+        if record is not None and _SHAPE.fullmatch(line) and _memo_key(record) not in self._memo:
+            # A run first named after the prefix (a release or snippet used later): in the
+            # canonical shape its verdict rests on the key alone, so this worker finds it as
+            # the serial path would (verifying the release once per worker), then goes on.
+            verdict = self._new_verdict(record, record["type"])
+            if verdict.code != "verified":
+                raise _Declined
+            self._memo[_memo_key(record)] = verdict
+            self.lines([line])
+            return
         if (
             record is None
             or record.get("type") != "refused"
