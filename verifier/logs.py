@@ -745,20 +745,20 @@ def default_workers() -> int:
 # -- the parallel path --------------------------------------------------------------------
 #
 # The file is cut at line ends into segments. The parent verifies the first (small)
-# segment itself, which verifies the releases the log names and memoises the run
-# verdicts; then it forks workers, which inherit both and never verify a release. A
-# worker starts from the chain state the serial path has after the line before its
+# segment itself, which verifies the releases it names and memoises their run verdicts;
+# then it forks workers, which inherit both. A worker starts from the chain state the serial path has after the line before its
 # segment, which that line alone determines (its hash, and its ``seq``: the full path
 # and the fast path both take it as the next ``last_seq``). It verifies only what the
 # serial path verifies without context: lines of `LogVerifier.lines`'s fast path and
 # well-chained ``refused`` records (their results name no other line). A run first
 # named in its segment gets its verdict there (a log kept across releases names each
 # new one when it arrives). Any other line (a failure, a recovery, the anchored head)
-# declines the segment. Runs are paired across segments by the parent: a worker lists the runs its
-# segment closes that it did not open (`_Boundary.closed`), the runs it started, and
-# those left open. When every segment verified this way, the parent's state is exactly
-# the serial path's after the same lines; if any declined, the log is verified again
-# serially from the start (a tampered log costs up to one parallel pass more).
+# declines the segment. Runs are paired across segments by the parent: a worker lists
+# the runs its segment closes that it did not open (`_Boundary.closed`), the runs it
+# started, and those left open. When every segment verified this way, the parent's
+# state is exactly the serial path's after the same lines; if any declined, the log is
+# verified again serially from the start (a tampered log costs up to one parallel pass
+# more).
 
 _PREFIX_BYTES = 1 << 20
 _BOUNDARY_SEARCH = 1 << 20

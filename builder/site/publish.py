@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from builder.fsutil import LOCK, exclusive, lock_file
-from builder.site.cache import index_path
+from builder.site.cache import index_path, read_plain
 from verifier.errors import SealbookError
 from verifier.sitelayout import SITE_MANIFEST
 from verifier.sitemanifest import SiteManifest
@@ -86,7 +86,7 @@ def refuse_signed(out: Path) -> None:
     if current is None:
         return
     try:
-        raw = (current / SITE_MANIFEST).read_bytes()
+        raw, _ = read_plain(str(current / SITE_MANIFEST))
         preview = SiteManifest.from_bytes(raw, str(current / SITE_MANIFEST)).preview
     except (OSError, SealbookError):
         preview = False
