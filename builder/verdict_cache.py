@@ -202,14 +202,17 @@ class PolicyVerdicts:
         The child only fills the cache (a failure leaves no verdict: this process then
         verifies that release itself and reports the failure).
         """
+        from verifier.files import read_regular
         from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME
         from verifier.pinned import verify_signed_manifest
+        from verifier.release import MAX_MANIFEST_BYTES
+        from verifier.signature import MAX_BUNDLE_BYTES
 
         missing = []
         for folder in folders:
-            try:
-                manifest = (folder / MANIFEST_NAME).read_bytes()
-                bundle = (folder / BUNDLE_NAME).read_bytes()
+            try:  # hostile input: a FIFO must not hang the build (its verification says why)
+                manifest = read_regular(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES)
+                bundle = read_regular(folder / BUNDLE_NAME, MAX_BUNDLE_BYTES)
             except OSError:
                 continue
             if self.cache.get(self._key(manifest, bundle)) is None:

@@ -196,3 +196,32 @@ def test_a_preview_never_replaces_a_signed_site(tmp_path: Path) -> None:
     )
     assert code == 0
     assert verify_site(preview, s.policy, "--releases", str(s.releases))[0] == 0
+
+
+@pytest.mark.parametrize("what", ["fifo-manifest", "dev-zero-bundle"])
+def test_a_hostile_release_file_refuses_the_build_without_hanging(
+    tmp_path: Path, what: str
+) -> None:
+    """Read before verification (to prefetch verdicts): a FIFO used to hang the build."""
+    s = signed_site()
+    releases = tmp_path / "releases"
+    shutil.copytree(s.releases, releases)
+    if what == "fifo-manifest":
+        (releases / "1.1/manifest.json").unlink()
+        os.mkfifo(releases / "1.1/manifest.json")
+    else:
+        (releases / "1.1/manifest.json.sigstore.json").unlink()
+        (releases / "1.1/manifest.json.sigstore.json").symlink_to("/dev/zero")
+    out = tmp_path / "site"
+    argv = ["build", "--releases", str(releases), "--out", str(out), "--policy", str(s.policy)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder._cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SEALBOOK_POLICY": ""},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "nothing was written" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -30,7 +30,7 @@ from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, SOURCES_DIR, valid_ver
 from verifier.pinned import SignedManifest, check_signed_manifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
 from verifier.results import Result
-from verifier.signature import SignatureFacts
+from verifier.signature import MAX_BUNDLE_BYTES, SignatureFacts
 
 MAX_MANIFEST_BYTES = 64 << 20
 
@@ -113,7 +113,7 @@ def verify_release(
     subject = str(folder)
     # (1)
     manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
-    bundle_bytes = read_limited(folder / BUNDLE_NAME, 1 << 20, "the Sigstore bundle")
+    bundle_bytes = read_limited(folder / BUNDLE_NAME, MAX_BUNDLE_BYTES, "the Sigstore bundle")
     # (2), (3), (5): everything that needs no frozen source.
     facts = verdicts.get(manifest_bytes, bundle_bytes) if verdicts is not None else None
     if facts is not None:

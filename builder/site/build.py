@@ -40,6 +40,8 @@ from builder.site.sitemanifest import SiteFiles
 from verifier import sitelayout as layout
 from verifier.digests import digest
 from verifier.errors import SealbookError
+from verifier.files import read_regular
+from verifier.release import MAX_MANIFEST_BYTES
 
 
 @dataclass
@@ -266,7 +268,7 @@ def read_source(rel: ReleaseInput, runbook: Any) -> bytes:
     """A frozen source, re-checked against its signed digest (it may have changed since)."""
     path = rel.source_path(runbook)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_MANIFEST_BYTES)  # a FIFO swapped in must not hang us
     except OSError as exc:
         raise SourceChanged(
             str(path), f"cannot read ({exc.strerror})", "restore the release"
