@@ -31,6 +31,7 @@ from builder.runbook import Catalog, SourceRunbook
 from builder.sign import SigningTarget, signer_for
 from verifier.digests import digest
 from verifier.errors import InputError, SealbookError, UsageError
+from verifier.files import read_regular
 from verifier.manifest import (
     BUNDLE_NAME,
     MANIFEST_NAME,
@@ -42,7 +43,8 @@ from verifier.manifest import (
     Snippet,
     valid_version,
 )
-from verifier.release import release_folders
+from verifier.release import MAX_MANIFEST_BYTES, release_folders
+from verifier.signature import MAX_BUNDLE_BYTES
 
 SIGNING_TRIES = 3
 """Signatures made at most, a second apart, to get a signing time after the head's."""
@@ -72,7 +74,7 @@ def read_history(releases: Path) -> History:
     by_version: dict[str, tuple[Manifest, str]] = {}
     for folder in release_folders(releases):
         try:
-            raw = (folder / MANIFEST_NAME).read_bytes()
+            raw = read_regular(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES)
         except OSError:
             raise InputError(
                 str(folder),
@@ -239,7 +241,7 @@ def _make_release(catalog: Catalog, version: str, releases: Path, target: Signin
         if history.head is not None:
             head = releases / history.head.version / BUNDLE_NAME
             try:
-                head_time = _signed_at(head.read_bytes())
+                head_time = _signed_at(read_regular(head, MAX_BUNDLE_BYTES))
             except (OSError, ValueError):
                 raise ReleaseError(
                     str(head), "unreadable bundle", "run `sealbook-verify releases`"

@@ -380,3 +380,16 @@ def test_a_symlink_planted_as_the_lock_is_not_followed(work: Path, tmp_path: Pat
     with pytest.raises(ReleaseError, match="cannot write the releases folder"):
         make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
     assert not victim.exists()
+
+
+def test_an_earlier_release_linked_to_dev_zero_stops_the_release(work: Path) -> None:
+    """git can carry a symlink into releases/; reading it used to never end."""
+    from verifier.errors import InputError
+
+    manifest = work / "releases" / VERSIONS[0] / MANIFEST_NAME
+    manifest.unlink()
+    manifest.symlink_to("/dev/zero")
+    target = SigningTarget(instance="dev", dev_state=work / "dev")
+    with pytest.raises(InputError, match=r"no readable manifest\.json"):
+        make_release(load_catalog(REPO / "runbooks"), "2.0.0", work / "releases", target)
+    assert not (work / "releases" / "2.0.0").exists()

@@ -121,3 +121,27 @@ def test_a_rebuild_never_follows_or_waits_on_what_was_planted_in_the_previous_bu
     for path in _files(second):
         assert (second / path).is_file() and not (second / path).is_symlink(), path
         assert (second / path).read_bytes() == (s.build / path).read_bytes(), path
+
+
+def test_a_fifo_planted_as_the_page_cache_index_is_not_waited_on(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    s = signed_site()
+    out = tmp_path / "site"
+    first = _build(s.releases, out, s.policy)
+    index = first.with_name(first.name + ".pages.json")
+    index.unlink()
+    os.mkfifo(index)
+    argv = ["build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder._cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SEALBOOK_POLICY": ""},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert _files(out.resolve()) == _files(s.build)

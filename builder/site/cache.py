@@ -157,19 +157,18 @@ class PageCache:
         index_path(build).write_bytes(json.dumps(index, separators=(",", ":")).encode("ascii"))
 
 
-_last_read: tuple[tuple[str, int, int, int], dict[str, Any]] | None = None
+_last_read: tuple[tuple[str | int, ...], dict[str, Any]] | None = None
 
 
 def _read(path: Path) -> dict[str, Any] | None:
     """The index at ``path`` if it is one; read once per build (verification and cache use it)."""
     global _last_read
     try:
-        with path.open("rb") as fh:
-            st = os.fstat(fh.fileno())
-            stamp = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-            if _last_read is not None and _last_read[0] == stamp:
-                return _last_read[1]
-            data = json.loads(fh.read())
+        raw, st = read_plain(str(path))  # beside the build: as hostile as the build itself
+        stamp = (str(path), *st)
+        if _last_read is not None and _last_read[0] == stamp:
+            return _last_read[1]
+        data = json.loads(raw)
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
