@@ -84,3 +84,25 @@ def test_default_folder_is_runbooks_in_cwd(tmp_path: Path) -> None:
 def test_sample_catalog_passes() -> None:
     done = sealbook_check("--runbooks", str(REPO / "runbooks"))
     assert done.returncode == 0, done.stdout
+
+
+def test_json_lists_the_same_problems_and_escapes_hostile_text(tmp_path: Path) -> None:
+    import json
+
+    write(tmp_path, "a.md", "# A\n\n```bash\nif true; then\n```\n")
+    write(tmp_path, "b.md", "# B\n\n```bash {#x}\necho '\u202e'\n```\n```sh {#x}\necho\n```\n")
+    text = sealbook_check("--runbooks", str(tmp_path))
+    done = sealbook_check("--runbooks", str(tmp_path), "--format", "json")
+    assert done.returncode == text.returncode == 1
+    assert done.stdout.isascii() and "\u202e" not in done.stdout
+    doc = json.loads(done.stdout)
+    assert doc["schema"] == "sealbook.check-report/v1"
+    assert doc["summary"] == {"runbooks": 2, "snippets": 3, "errors": 3, "warnings": 0}
+    lines = [
+        f"{p['path']}:{p['line']}: {p['severity']}: {p['message']} [{p['code']}]"
+        for p in doc["problems"]
+    ]
+    shown = [line.replace("\u202e", "<U+202E>") for line in lines]
+    assert shown == text.stdout.splitlines()[:-1]
+    clean = sealbook_check("--runbooks", str(REPO / "runbooks"), "--format", "json")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["problems"] == []
