@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,37 @@ def test_a_late_run_that_fails_equals_serial(run_releases: Path, tmp_path: Path)
     serial, parallel, _ = _reports(run_releases, log)
     assert serial == parallel
     assert json.loads(serial)["summary"]["failed"] == 2
+
+
+def test_workers_read_the_file_the_parent_opened(
+    run_releases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log path replaced mid-verification (here by a FIFO) is not opened again by workers:
+    they read the file the parent checked (opening the FIFO used to hang them)."""
+    import signal
+
+    log = _log(run_releases, tmp_path)
+    before, _, _ = _reports(run_releases, log)
+    real = logs_module._boundaries
+
+    def cut_then_replace(*args: object) -> object:
+        cuts = real(*args)  # type: ignore[arg-type]
+        log.unlink()  # the parent has the original open
+        os.mkfifo(log)
+        return cuts
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("the workers hung")
+
+    monkeypatch.setattr(logs_module, "_boundaries", cut_then_replace)
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        during = verify_logs(
+            [log], run_releases / "releases", policy, workers=2, segment_bytes=700, parallel_bytes=0
+        )
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert during.render("json") == before

@@ -822,24 +822,24 @@ class _SegmentVerifier(LogVerifier):
         self.line(line)
 
 
-_WORK: tuple[str, ReleaseIndex, Head | None, dict[tuple[Any, ...], _RunVerdict]] | None = None
-"""What forked workers inherit: the log path, the releases, the anchor and the verdicts."""
+_WORK: tuple[str, int, ReleaseIndex, Head | None, dict[tuple[Any, ...], _RunVerdict]] | None = None
+"""What forked workers inherit: the log's name and open descriptor (they read the very file
+the parent checked, never a path that may have been replaced since), the releases, the
+anchor and the verdicts."""
 
 
 def _verify_segment(task: tuple[int, int]) -> _Segment | None:
     """In a worker: verify the lines in bytes [start, end) of the log; None if declined."""
     assert _WORK is not None
-    path, index, expect, memo = _WORK
+    path, fd, index, expect, memo = _WORK
     start, end = task
-    with Path(path).open("rb") as fh:
-        low = max(0, start - 1 - MAX_LINE_BYTES - 1)
-        fh.seek(low)
-        before = fh.read(start - 1 - low)  # up to the newline ending the previous line
-        cut = before.rfind(b"\n")
-        if cut < 0 and low > 0:
-            return None  # the previous line is too long to be a record
-        previous = before[cut + 1 :]
-        data = fh.read(1) and fh.read(end - start)
+    low = max(0, start - 1 - MAX_LINE_BYTES - 1)
+    before = os.pread(fd, start - 1 - low, low)  # up to the newline ending the previous line
+    cut = before.rfind(b"\n")
+    if cut < 0 and low > 0:
+        return None  # the previous line is too long to be a record
+    previous = before[cut + 1 :]
+    data = os.pread(fd, end - start, start) if os.pread(fd, 1, start - 1) else b""
     record = decode(previous) if len(previous) <= MAX_LINE_BYTES else None
     seq = record.get("seq") if record is not None else None
     if type(seq) is not int:
@@ -908,7 +908,7 @@ def _verify_parallel(
     if _read_serial(fh, verifier, path, cuts[0]):
         return None  # cannot happen: the prefix ends with a newline
     tasks = list(zip(cuts, [*cuts[1:], size], strict=True))
-    _WORK = (str(path), index, expect, verifier._memo)
+    _WORK = (str(path), fh.fileno(), index, expect, verifier._memo)
     carry = b""
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
