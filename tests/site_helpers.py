@@ -5,7 +5,10 @@ from __future__ import annotations
 import atexit
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -187,3 +190,16 @@ def _cli(prog: str, *argv: str) -> int:
             f"{prog} {' '.join(argv)} -> {code}\n{out.getvalue()}\n{err.getvalue()}"
         )
     return code
+
+
+def build_process(releases: Path, out: Path, policy: Path) -> subprocess.CompletedProcess[str]:
+    """`sealbook build` in a process of its own: a hang fails the test instead of the suite."""
+    argv = ["build", "--releases", str(releases), "--out", str(out), "--policy", str(policy)]
+    return subprocess.run(
+        [sys.executable, "-m", "builder._cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SEALBOOK_POLICY": ""},
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from builder._cli import main as sealbook
-from tests.site_helpers import failures, signed_site
+from tests.site_helpers import build_process, failures, signed_site
 from tests.site_helpers import verify as verify_site
 
 
@@ -213,15 +213,7 @@ def test_a_hostile_release_file_refuses_the_build_without_hanging(
         (releases / "1.1/manifest.json.sigstore.json").unlink()
         (releases / "1.1/manifest.json.sigstore.json").symlink_to("/dev/zero")
     out = tmp_path / "site"
-    argv = ["build", "--releases", str(releases), "--out", str(out), "--policy", str(s.policy)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "builder._cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "SEALBOOK_POLICY": ""},
-    )
+    proc = build_process(releases, out, s.policy)
     assert proc.returncode == 1, proc.stderr
     assert "nothing was written" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.site_helpers import _cli, signed_site
+from tests.site_helpers import _cli, build_process, signed_site
 
 
 def _build(releases: Path, out: Path, policy: Path) -> Path:
@@ -89,8 +89,6 @@ def test_a_rebuild_never_follows_or_waits_on_what_was_planted_in_the_previous_bu
     """A FIFO used to hang the build; a link to /dev/zero would exhaust its memory; a link to
     identical bytes would be carried into the new build as a link. Each is rendered again."""
     import os
-    import subprocess
-    import sys
 
     s = signed_site()
     out = tmp_path / "site"
@@ -106,15 +104,7 @@ def test_a_rebuild_never_follows_or_waits_on_what_was_planted_in_the_previous_bu
     (first / zero).symlink_to("/dev/zero")
     shutil.copyfile(s.build / same, tmp_path / "same.html")
     (first / same).symlink_to(tmp_path / "same.html")
-    argv = ["build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "builder._cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "SEALBOOK_POLICY": ""},
-    )
+    proc = build_process(s.releases, out, s.policy)
     assert proc.returncode == 0, proc.stderr
     second = out.resolve()
     assert second != first
@@ -125,8 +115,6 @@ def test_a_rebuild_never_follows_or_waits_on_what_was_planted_in_the_previous_bu
 
 def test_a_fifo_planted_as_the_page_cache_index_is_not_waited_on(tmp_path: Path) -> None:
     import os
-    import subprocess
-    import sys
 
     s = signed_site()
     out = tmp_path / "site"
@@ -134,14 +122,6 @@ def test_a_fifo_planted_as_the_page_cache_index_is_not_waited_on(tmp_path: Path)
     index = first.with_name(first.name + ".pages.json")
     index.unlink()
     os.mkfifo(index)
-    argv = ["build", "--releases", str(s.releases), "--out", str(out), "--policy", str(s.policy)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "builder._cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "SEALBOOK_POLICY": ""},
-    )
+    proc = build_process(s.releases, out, s.policy)
     assert proc.returncode == 0, proc.stderr
     assert _files(out.resolve()) == _files(s.build)
