@@ -25,9 +25,7 @@ a releases folder or a site.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from verifier.digests import digest
 from verifier.errors import TrustError
+from verifier.files import read_regular
 from verifier.trust_roots import BUILTIN_PRODUCTION, PRODUCTION_ROOT, PRODUCTION_ROOT_PINNED
 
 if TYPE_CHECKING:
@@ -47,14 +46,6 @@ MAX_POLICY_BYTES = 1 << 20
 
 
 MAX_ROOT_BYTES = 16 << 20
-
-
-def read_regular(path: Path, limit: int) -> bytes:
-    """Up to ``limit`` bytes of a regular file; OSError otherwise (a FIFO would block forever)."""
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return fh.read(limit)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from verifier.digests import digest
+from verifier.files import open_regular
 
 SCHEMA = "sealbook.page-cache/v3"
 
@@ -54,11 +54,10 @@ def read_plain(path: str) -> tuple[bytes, Stat]:
     The previous build is input like any other: a symbolic link there is not followed, a
     FIFO not waited on, a device or a file over `MAX_FILE` not read.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
-            raise OSError(errno.EINVAL, "not a regular file of a site", path)
+    fh, st = open_regular(path, follow_links=False)
+    with fh:
+        if st.st_size > MAX_FILE:
+            raise OSError(errno.EFBIG, "larger than any file of a site", path)
         return fh.read(MAX_FILE), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 

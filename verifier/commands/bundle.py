@@ -7,8 +7,8 @@ from pathlib import Path
 
 from verifier.commands._options import add_format, emit
 from verifier.errors import VerificationError
-from verifier.files import read_limited
-from verifier.policy import MAX_ROOT_BYTES, AllowedSigner, TrustPolicy, TrustRoot, read_regular
+from verifier.files import read_limited, read_regular
+from verifier.policy import MAX_ROOT_BYTES, AllowedSigner, TrustPolicy, TrustRoot
 from verifier.results import Report, Result
 from verifier.signature import parse_bundle, verify_signature
 from verifier.trust_roots import PRODUCTION_ROOT, PRODUCTION_ROOT_PINNED
