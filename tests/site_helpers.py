@@ -130,7 +130,9 @@ def rehash(site: Path, path: str) -> None:
     files = dict(sm.files)
     role = files[path].role if path in files else "page"
     files[path] = SiteFile(role, digest((site / path).read_bytes()))
-    sm_path.write_bytes(SiteManifest(sm.sealbook, sm.theme, sm.preview, sm.head, files).to_bytes())
+    sm_path.write_bytes(
+        SiteManifest(sm.generator, sm.settings, sm.preview, sm.head, files).to_bytes()
+    )
 
 
 def copy_site(build: Path, target: Path) -> Path:

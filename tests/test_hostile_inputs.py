@@ -319,13 +319,20 @@ def test_signed_manifest_with_a_lone_surrogate_exits_3(work: Path, dev_signer: o
     one_line(verify(work, "release", str(folder), "--policy", policy(work)), 3, "surrogates")
 
 
-@pytest.mark.parametrize("what", ["missing", "fifo", "oversized", "folder"])
+def test_fifo_manifest_fails_the_release_without_hanging(work: Path) -> None:
+    path = work / "releases/1.0" / MANIFEST_NAME
+    path.unlink()
+    os.mkfifo(path)
+    proc = verify(work, "release", str(work / "releases/1.0"), "--policy", policy(work))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout
+    assert "release-file-not-regular - manifest.json is not a regular file" in proc.stdout
+
+
+@pytest.mark.parametrize("what", ["missing", "oversized", "folder"])
 def test_unreadable_manifest_exits_3(work: Path, what: str) -> None:
     path = work / "releases/1.0" / MANIFEST_NAME
     path.unlink()
-    if what == "fifo":
-        os.mkfifo(path)
-    elif what == "oversized":
+    if what == "oversized":
         with path.open("wb") as fh:
             fh.truncate((64 << 20) + 1)  # sparse: cheap to make
     elif what == "folder":

@@ -192,7 +192,7 @@ def _unlinked(work: Path) -> Path:
         (b"", "not valid JSON"),
         (b"\xff\xfe", "not valid JSON"),
         (b"[" * 5000, "nested too deeply"),
-        (b'{"schema": "sealbook.site/v9"}', "expected exactly"),
+        (b'{"schema": "sealbook.site/v9"}', "unknown schema"),
     ],
     ids=["missing", "empty", "not-utf8", "deep", "wrong-shape"],
 )

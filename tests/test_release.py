@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,6 +231,36 @@ def test_unexpected_file_in_release(
     (work / "releases/1.0.0/runbooks/hosts/extra.md").write_text("# sneaky\n")
     rc, doc = verify(work, "releases", str(work / "releases"), capsys=capsys)
     assert rc == 1 and reasons(doc)["1.0.0"] == "source-unexpected"
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "runbooks/hosts/disk-full.md",
+        "runbooks/hosts",
+        "manifest.json",
+        "manifest.json.sigstore.json",
+    ],
+)
+def test_a_symlink_to_identical_bytes_outside_the_release(
+    work: Path, tmp_path: Path, no_sockets: None, capsys: pytest.CaptureFixture[str], inside: str
+) -> None:
+    """Each part of a release moved outside it and linked back: the bytes verify, the link not."""
+    path = work / "releases/1.1.0" / inside
+    outside = tmp_path / "outside" / path.name
+    outside.parent.mkdir()
+    path.rename(outside)
+    path.symlink_to(outside)
+    rc, doc = verify(work, "releases", str(work / "releases"), capsys=capsys)
+    assert rc == 1 and reasons(doc)["1.1.0"] == "release-file-not-regular"
+
+
+def test_a_fifo_in_a_release_is_never_opened(
+    work: Path, no_sockets: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(work / "releases/1.0.0/runbooks/hosts/extra.md")
+    rc, doc = verify(work, "releases", str(work / "releases"), capsys=capsys)
+    assert rc == 1 and reasons(doc)["1.0.0"] == "release-file-not-regular"
 
 
 def test_release_is_write_once(work: Path) -> None:

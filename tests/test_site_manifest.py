@@ -1,4 +1,4 @@
-"""site-manifest.json format, the shipped asset digests, and the build's file roles."""
+"""site-manifest.json format, what it records, and the build's file roles."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from builder.site.assets import expected_assets
 from tests.site_helpers import signed_site
 from verifier.errors import InputError
-from verifier.siteassets import ASSETS_FILE
 from verifier.sitemanifest import SiteFile, SiteManifest
+
+GEN = {"sealbook": "0.1.0", "renderer": {"mkdocs": "1.6.1"}}
 
 
 def test_round_trip_and_canonical() -> None:
     sm = SiteManifest(
-        "0.1.0",
-        ("sealbook-0.1.0",),
+        GEN,
+        {"site_name": "Runbooks"},
         False,
         ("1.0", "sha256:" + "a" * 64),
         {"index.html": SiteFile("page", "sha256:" + "b" * 64)},
@@ -24,29 +24,29 @@ def test_round_trip_and_canonical() -> None:
     assert SiteManifest.from_bytes(sm.to_bytes(), "x") == sm
 
 
+def _doc(**changes: object) -> bytes:
+    doc = {
+        "schema": "sealbook.site/v2",
+        "generator": GEN,
+        "settings": {},
+        "preview": False,
+        "head": None,
+        "files": {"a.html": {"role": "page", "digest": "sha256:" + "0" * 64}},
+    }
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
 @pytest.mark.parametrize(
     "doc",
     [
         b"not json",
         b'{"schema": "sealbook.site/v2"}',
-        json.dumps(
-            {
-                "schema": "sealbook.site/v1",
-                "generator": {"sealbook": "0", "theme": []},
-                "preview": False,
-                "head": None,
-                "files": {"../etc/passwd": {"role": "page", "digest": "sha256:" + "0" * 64}},
-            }
-        ).encode(),
-        json.dumps(
-            {
-                "schema": "sealbook.site/v1",
-                "generator": {"sealbook": "0", "theme": []},
-                "preview": False,
-                "head": None,
-                "files": {"a.html": {"role": "evil", "digest": "sha256:" + "0" * 64}},
-            }
-        ).encode(),
+        _doc(schema="sealbook.site/v1"),
+        _doc(files={"../etc/passwd": {"role": "page", "digest": "sha256:" + "0" * 64}}),
+        _doc(files={"a.html": {"role": "evil", "digest": "sha256:" + "0" * 64}}),
+        _doc(generator={"sealbook": "0", "theme": []}),
+        _doc(settings=[]),
     ],
 )
 def test_malformed_site_manifest_is_an_input_error(doc: bytes) -> None:
@@ -54,11 +54,15 @@ def test_malformed_site_manifest_is_an_input_error(doc: bytes) -> None:
         SiteManifest.from_bytes(doc, "site-manifest.json")
 
 
-def test_shipped_asset_digests_are_current() -> None:
-    """Regenerate with `python -m builder.site.assets` after changing site-template/assets."""
-    shipped = json.loads(ASSETS_FILE.read_text(encoding="utf-8"))["sets"]
-    for name, files in expected_assets().items():
-        assert shipped.get(name) == files, f"{ASSETS_FILE} is stale for {name}"
+def test_manifest_records_versions_and_settings() -> None:
+    from verifier.sitemanifest import generator
+
+    build = signed_site().build
+    sm = SiteManifest.from_bytes((build / "site-manifest.json").read_bytes(), "x")
+    assert sm.generator == generator()
+    assert set(sm.generator["renderer"]) >= {"mkdocs", "mkdocs-material", "jinja2"}
+    assert sm.settings["site_name"] == "Runbooks"
+    assert [s["identity"] for s in sm.settings["signers"]] == ["dev@sealbook.invalid"]
 
 
 def test_built_site_roles() -> None:

@@ -8,7 +8,6 @@ from builder.site.model import Provenance, ReleaseInput, build_model
 from verifier import sitelayout as layout
 from verifier.digests import digest
 from verifier.manifest import Manifest, Previous, Retired, Runbook, Snippet
-from verifier.site import expected_layout
 
 
 def _rb(
@@ -111,22 +110,6 @@ def test_alerts_case_insensitive_newest_spelling() -> None:
     assert [(a.path, [t.slug for t in a.targets]) for a in model.alerts] == [
         ("alerts/a.html", ["a"])
     ]
-
-
-def test_builder_model_and_verifier_layout_agree() -> None:
-    chain = _chain()
-    model = build_model(chain)
-    expected = expected_layout([r.manifest for r in chain])
-    built = (
-        {p.path for p in model.revisions}
-        | {p.path for p in model.aliases}
-        | {p.path for p in model.diffs}
-        | {p.path for p in model.latest}
-        | {p.path for p in model.alerts}
-        | {p.path for p in model.release_pages}
-    )
-    pages = {p for p, e in expected.items() if e.role in ("page", "alias")}
-    assert built | {layout.HOME, layout.RELEASES_PAGE, layout.AUDIT_PAGE} == pages
 
 
 def test_versions_data_maps_every_release_to_a_revision() -> None:

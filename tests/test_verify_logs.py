@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -475,6 +476,86 @@ def test_recovered_record_naming_other_bytes_breaks_the_chain(
     forge(log, [bogus])
     rc, doc = verify(run_releases, capsys, log)
     assert rc == 1 and codes(doc)[3] == "log-chain-broken"
+
+
+def _recover_over(log: Path, count: int, *, newline_included: bool) -> None:
+    """Append a recovered record that names the last ``count`` complete lines as torn bytes."""
+    tail = lines(log)[-count:]
+    torn = b"".join(tail) if newline_included else b"".join(tail)[:-1]
+    bogus = {"type": "recovered", "time": format_time(datetime.now(UTC)), "run_id": new_run_id()}
+    bogus |= {"host": "h", "user": "u", "torn_digest": digest(torn), "torn_bytes": len(torn)}
+    head_seq = json.loads(lines(log)[-count - 1])["seq"] if len(lines(log)) > count else 0
+    record = {"schema": "sealbook.run/v1", "seq": head_seq + 1}
+    before = lines(log)[-count - 1] if len(lines(log)) > count else None
+    record["prev"] = line_hash(before) if before is not None else "sha256:" + "0" * 64
+    with log.open("ab") as fh:
+        fh.write(canonical_json(bogus | record) + b"\n")
+
+
+@pytest.mark.parametrize(("count", "newline_included"), [(2, True), (2, False), (1, True)])
+def test_forged_recovered_record_cannot_relabel_complete_records(
+    run_releases: Path,
+    log: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_sockets: None,
+    count: int,
+    newline_included: bool,
+) -> None:
+    """A recovered record accounts only for bytes that never got a sequence number."""
+    last = len(lines(log))
+    _recover_over(log, count, newline_included=newline_included)
+    rc, doc = verify(run_releases, capsys, log)
+    found = codes(doc)
+    assert rc == 1
+    assert all(found[n] != "log-recovered" for n in range(last - count + 1, last + 1)), found
+    assert found[last + 1] in ("log-chain-broken", "log-sequence-gap"), found
+
+
+def test_forged_recovered_record_over_the_anchored_head_fails(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    """Relabelling the anchored record as "torn, missing only its newline" fails the anchor."""
+    head = RunLog(log).tail().last
+    _recover_over(log, 1, newline_included=False)
+    rc, doc = verify(run_releases, capsys, log, extra=("--expect-head", f"{head.seq}:{head.hash}"))
+    assert rc == 1 and "log-head-mismatch" in codes(doc).values(), codes(doc)
+
+
+def _swap_line(log: Path, index: int, new: bytes) -> None:
+    all_lines = lines(log)
+    all_lines[index] = new + b"\n"
+    rewrite(log, all_lines)
+
+
+MALFORMED_SPELLINGS = {
+    "duplicate key": lambda line: line.replace(
+        b',"exit_code":0,', b',"exit_code":0,"exit_code":2,'
+    ),
+    "impossible time": lambda line: re.sub(
+        rb'"time":"[^"]*"', b'"time":"2026-13-45T99:99:99.999Z"', line
+    ),
+    "february 30": lambda line: re.sub(rb'"time":"\d{4}-\d\d-\d\d', b'"time":"2026-02-30', line),
+    "spaces": lambda line: line.replace(b'","', b'", "', 1),
+    "escaped spelling": lambda line: (
+        line.replace(b'"host":"', b'"host":"\\u0068', 1)
+        if b'"host":"h' in line
+        else line.replace(b'"schema":"sealbook', b'"schema":"\\u0073ealbook', 1)
+    ),
+    "key order": lambda line: b"{" + b",".join(sorted(line[1:-1].split(b","), reverse=True)) + b"}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_SPELLINGS))
+def test_a_line_other_than_its_canonical_json_is_malformed(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None, name: str
+) -> None:
+    finished = next(i for i, line in enumerate(lines(log)) if b'"exit_code":0,' in line)
+    original = lines(log)[finished].rstrip(b"\n")
+    changed = MALFORMED_SPELLINGS[name](original)
+    assert changed != original
+    _swap_line(log, finished, changed)
+    rc, doc = verify(run_releases, capsys, log)
+    assert rc == 1 and codes(doc)[finished + 1] == "record-malformed", codes(doc)
 
 
 # -- whole-input problems -----------------------------------------------------

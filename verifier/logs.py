@@ -53,13 +53,15 @@ from verifier.runlog import (
     MAX_TORN_LINES,
     RUN_ID_RE,
     SCHEMA,
-    TIME_RE,
     Head,
+    calendar_day,
+    canonical_problem,
     common_problem,
     decode,
     record_problem,
     run_problem,
     type_problem,
+    valid_time,
 )
 
 CHUNK_BYTES = 8 << 20
@@ -259,6 +261,7 @@ class LogVerifier:
                 or seq != chain.last_seq + 1
                 or prev != chain.last_hash
                 or when_b.decode() < verdict.not_before
+                or not _day_ok(when_b)
                 or len(host) > MAX_TEXT
                 or len(user) > MAX_TEXT
                 or seq == expect_seq
@@ -353,7 +356,7 @@ class LogVerifier:
                 or record["schema"] != SCHEMA
                 or type(when) is not str
                 or when < verdict.not_before
-                or TIME_RE.fullmatch(when) is None
+                or not valid_time(when)
                 or type(run_id) is not str
                 or RUN_ID_RE.fullmatch(run_id) is None
                 or type(host) is not str
@@ -363,6 +366,7 @@ class LogVerifier:
                 or type(params) is not dict
                 or len(line) > MAX_LINE_BYTES
                 or seq == self._expect_seq
+                or canonical_problem(line, record) is not None
             ):
                 return False
             for value in params.values():
@@ -385,6 +389,8 @@ class LogVerifier:
             self.results.add("log-truncated", f"torn last line ({len(line)} bytes, no newline)")
         elif record is None:
             self.results.add("record-malformed", "not a JSON object")
+        elif (spelling := canonical_problem(line, record)) is not None:
+            self.results.add("record-malformed", spelling)
         else:
             self._record(record, i)
         chain.recent.append((line, before_hash, before_seq, chain.undo))
@@ -529,8 +535,12 @@ class LogVerifier:
                 return 0
             else:
                 continue
-            if "sha256:" + hashlib.sha256(candidate).hexdigest() == torn_digest:
-                return len(lines)
+            if "sha256:" + hashlib.sha256(candidate).hexdigest() != torn_digest:
+                continue
+            # Only bytes that never got a sequence number are torn: a line whose newline is
+            # among the torn bytes was committed, and a record there is not torn.
+            committed = lines if total == torn_bytes else lines[:-1]
+            return 0 if any(_is_record(line) for line in committed) else len(lines)
         return 0
 
     def _torn_region(self, record: dict[str, Any]) -> tuple[str, int] | None:
@@ -546,6 +556,9 @@ class LogVerifier:
         chain = self.chain
         count = self._torn_lines(record)
         for back in range(1, count + 1):
+            if chain.anchor_index == index - back:
+                # The anchored line is now torn bytes: the anchor must find its record anew.
+                chain.anchor_index, chain.anchor_hash = -1, ""
             undo = chain.recent[-back][3]
             if undo is not None:
                 how, run_id, opened = undo
@@ -626,7 +639,8 @@ _SHAPE = re.compile(
     + rb'(?:,"stderr_digest":'
     + _HEX
     + rb',"stdout_digest":"sha256:[0-9a-f]{64}")?'
-    + rb',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"'
+    + rb',"time":"([0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])'
+    + rb'T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z)"'
     + rb',"type":"(started|finished)","user":'
     + _TEXT
     + rb"\}"
@@ -642,6 +656,21 @@ the full path). The `_KNOWN` fields are verified only by equality with a clean v
 (`run_problem` passed). A verified line of this shape is thus the JSON object the
 generic parser reads, with exactly the fields of its type.
 """
+
+
+def _is_record(line: bytes) -> bool:
+    """``line`` is a complete record: its canonical JSON, with a sequence number."""
+    record = decode(line)
+    return (
+        record is not None
+        and type(record.get("seq")) is int
+        and canonical_problem(line, record) is None
+    )
+
+
+def _day_ok(when: bytes) -> bool:
+    """The date of a `_SHAPE` time is one the calendar has (the regex bounds month and day)."""
+    return calendar_day(when[:10].decode())
 
 
 def _memo_key(record: dict[str, Any]) -> tuple[Any, ...]:

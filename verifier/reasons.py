@@ -31,6 +31,10 @@ REASONS: tuple[tuple[str, str], ...] = (
         "manifest.json differs from the bytes that were signed or anchored",
     ),
     ("version-mismatch", "the manifest's version differs from its folder name"),
+    (
+        "release-file-not-regular",
+        "a file or folder of the release is a symbolic link, FIFO or device (even to identical bytes)",
+    ),
     ("source-missing", "a frozen runbook source named by the manifest is missing or unreadable"),
     ("source-digest-mismatch", "a frozen runbook source differs from its digest in the manifest"),
     ("source-unexpected", "a file in the release folder is not named by the manifest"),
@@ -52,22 +56,19 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("runbook-unknown", "the runbook slug is not in that release"),
     ("param-missing", "a parameter the snippet declares was not set"),
     # -- site -------------------------------------------------------------------
-    ("site-manifest-malformed", "site-manifest.json is missing or malformed"),
+    # The site is proven by reproduction: each served file equals the re-rendered one or fails.
     # A preview page is wholly unsigned: that is the diagnosis that matters, whatever else differs.
-    ("site-unsigned-preview", "the page was built by `sealbook preview` from unsigned sources"),
-    ("site-file-missing", "a file listed in site-manifest.json is missing"),
-    ("site-file-unexpected", "a file is in the site but not in site-manifest.json"),
-    ("site-file-modified", "a file's bytes differ from its digest in site-manifest.json"),
+    ("site-unsigned-preview", "the file was built by `sealbook preview` from unsigned sources"),
     (
-        "site-content-mismatch",
-        "a page's snippets, digests or run commands differ from the signed manifests",
+        "site-latest-mismatch",
+        "site-manifest.json names another chain head than the verified one (a stale build)",
     ),
-    ("site-latest-mismatch", "a 'latest' page or column does not point at the chain head"),
-    ("site-asset-unknown", "a theme asset differs from the one this sealbook version ships"),
+    ("site-file-missing", "the reproduction has this file; the site does not"),
     (
-        "site-page-unsafe",
-        "a page carries an inline or foreign script, an event handler or a script URL",
+        "site-file-unexpected",
+        "the site has this file (or a symbolic link, FIFO or device) and the reproduction does not",
     ),
+    ("site-file-modified", "the file's bytes differ from the reproduction's"),
     # -- run log ----------------------------------------------------------------
     ("log-chain-broken", "prev does not equal the sha256 of the previous line's raw bytes"),
     ("log-sequence-gap", "the sequence number does not follow the previous record's"),

@@ -26,7 +26,7 @@ from typing import Protocol
 from verifier.digests import digest
 from verifier.errors import InputError, UsageError, VerificationError
 from verifier.files import read_limited
-from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, SOURCES_DIR, valid_version
+from verifier.manifest import BUNDLE_NAME, MANIFEST_NAME, valid_version
 from verifier.pinned import SignedManifest, check_signed_manifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
 from verifier.results import Result
@@ -111,7 +111,8 @@ def verify_release(
     `SignatureVerdicts`); without one, the signature and the manifest are verified in full.
     """
     subject = str(folder)
-    # (1)
+    # (1) regular files in real folders only: a link, even to identical bytes, is refused
+    files = _release_files(folder)
     manifest_bytes = read_limited(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "manifest.json")
     bundle_bytes = read_limited(folder / BUNDLE_NAME, MAX_BUNDLE_BYTES, "the Sigstore bundle")
     # (2), (3), (5): everything that needs no frozen source.
@@ -159,7 +160,7 @@ def verify_release(
         after = file_stat(name)
         if after is not None and after == before:
             proven[name] = (rb.digest, after)
-    for extra in _release_files(folder):
+    for extra in files:
         if extra not in expected:
             raise VerificationError(
                 "source-unexpected",
@@ -171,14 +172,47 @@ def verify_release(
 
 
 def _release_files(folder: Path) -> list[str]:
-    """Files under the release's ``runbooks/`` folder, as manifest-relative paths."""
-    root = str(folder)
+    """Every file of the release folder except its manifest and bundle, as manifest-relative paths.
+
+    Raises ``release-file-not-regular`` for the first symbolic link, FIFO, socket or device
+    anywhere in the release (the folder itself included): a link is never followed, even to
+    identical bytes, because what it leads to is not part of the release and can change.
+    """
     found: list[str] = []
-    for dirpath, _dirs, files in os.walk(f"{root}/{SOURCES_DIR}"):
-        rel = dirpath[len(root) + 1 :].replace(os.sep, "/")
-        found.extend(f"{rel}/{name}" for name in files)
-    top = {p.name for p in folder.iterdir()} - {MANIFEST_NAME, BUNDLE_NAME, SOURCES_DIR}
-    return sorted(found) + sorted(top)
+    pending = [""]
+    if folder.is_symlink():
+        raise _not_regular(folder, ".", "a symbolic link")
+    while pending:
+        rel = pending.pop()
+        try:
+            entries = list(os.scandir(f"{folder}/{rel}" if rel else folder))
+        except OSError as exc:
+            raise VerificationError(
+                "source-missing",
+                str(folder / rel),
+                f"cannot read the folder ({exc.strerror})",
+                "restore the release from its origin",
+            ) from None
+        for entry in entries:
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_symlink():
+                raise _not_regular(folder, path, "a symbolic link")
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(path)
+            elif not entry.is_file(follow_symlinks=False):
+                raise _not_regular(folder, path, "not a regular file (a FIFO, socket or device)")
+            elif path not in (MANIFEST_NAME, BUNDLE_NAME):
+                found.append(path)
+    return sorted(found)
+
+
+def _not_regular(folder: Path, path: str, what: str) -> VerificationError:
+    return VerificationError(
+        "release-file-not-regular",
+        str(folder / path),
+        f"{path} is {what}; a release holds regular files and folders only",
+        "restore the release from its origin",
+    )
 
 
 def release_folders(releases: Path) -> list[Path]:

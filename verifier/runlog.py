@@ -28,6 +28,8 @@ This module is pure: bytes and dicts in, bytes, dicts and problems out.
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
 import hashlib
 import json
 import re
@@ -50,7 +52,10 @@ MAX_TORN_LINES = 64
 MAX_TEXT = 1024
 """Longest host, user, run id, detail or parameter value a record may carry."""
 
-TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+TIME_RE = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z"
+)
+"""UTC with milliseconds; with `valid_time`, a time the calendar has (no Feb 30, no 24:00)."""
 RUN_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 _COMMON = frozenset({"schema", "seq", "prev", "type", "time", "run_id", "host", "user"})
@@ -95,6 +100,37 @@ def encode(record: dict[str, Any]) -> bytes:
     if len(line) > MAX_LINE_BYTES:
         raise ValueError(f"record is {len(line)} bytes; the limit is {MAX_LINE_BYTES}")
     return line
+
+
+@functools.lru_cache(maxsize=4096)
+def calendar_day(day: str) -> bool:
+    """``YYYY-MM-DD`` is a day the calendar has (memoised: a log spans few days)."""
+    try:
+        _dt.date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
+def valid_time(value: object) -> bool:
+    """``value`` is a record time: UTC with milliseconds, on a day the calendar has."""
+    return type(value) is str and TIME_RE.fullmatch(value) is not None and calendar_day(value[:10])
+
+
+def canonical_problem(line: bytes, record: dict[str, Any]) -> str | None:
+    """Why ``line`` is not exactly the canonical JSON (RFC 8785) of ``record``, or None.
+
+    One record has one spelling: a duplicate key, another number or string spelling, spaces
+    or another key order make the line malformed, whatever it parses to.
+    """
+    try:
+        if canonical_json(record) == line:
+            return None
+    except Exception:  # noqa: BLE001 - rfc8785 refuses floats/ints it cannot encode
+        return "not encodable as canonical JSON (RFC 8785)"
+    return (
+        "not its canonical JSON (RFC 8785): a duplicate key, another spelling or another key order"
+    )
 
 
 def decode(line: bytes) -> dict[str, Any] | None:
@@ -173,8 +209,10 @@ def common_problem(record: dict[str, Any]) -> str | None:
     if type(record["prev"]) is not str:
         return "prev must be a string"
     time = record["time"]
-    if type(time) is not str or TIME_RE.fullmatch(time) is None:
-        return "time must be UTC with milliseconds, e.g. 2026-11-28T12:00:00.000Z"
+    if not valid_time(time):
+        return (
+            "time must be a calendar time in UTC with milliseconds, e.g. 2026-11-28T12:00:00.000Z"
+        )
     run_id = record["run_id"]
     if type(run_id) is not str or RUN_ID_RE.fullmatch(run_id) is None:
         return "run_id must be 1-128 of [A-Za-z0-9._:-]"

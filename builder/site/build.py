@@ -42,6 +42,7 @@ from verifier.digests import digest
 from verifier.errors import SealbookError
 from verifier.files import read_regular
 from verifier.release import MAX_MANIFEST_BYTES
+from verifier.sitemanifest import SiteManifest
 
 
 @dataclass
@@ -57,6 +58,7 @@ class BuildResult:
     reused: int
     seconds: float
     model: SiteModel
+    manifest: SiteManifest
     notes: list[str] = field(default_factory=list)
 
 
@@ -83,30 +85,63 @@ def build_site(
         build = pub.new_build(out)
         files = SiteFiles(build)
         try:
-            result = _build_into(files, out, releases, site, roots, stream, proven or {})
+            previous = pub.current_build(out)
+            result = _build_into(files, previous, releases, site, roots, stream, proven or {})
         except BaseException:
             files.abort_links()
             pub.discard(build)
             raise
         pub.publish(out, build)
+    result.site = out
     result.seconds = time.monotonic() - start
     return result
 
 
+def render_site(
+    releases: list[ReleaseInput],
+    into: Path,
+    site: v.SiteContext,
+    roots: dict[str, bytes],
+) -> SiteManifest:
+    """Render the site of ``releases`` and ``site`` afresh into the empty folder ``into``.
+
+    The pure core of a build, without the page cache or publishing: the same releases,
+    settings and sealbook give the same files, byte for byte (`sealbook-verify site`
+    reproduces a site with it and compares). Returns the site manifest written there.
+    """
+    files = SiteFiles(into)
+    try:
+        result = _build_into(files, None, releases, site, roots, _Quiet(), {})
+    except BaseException:
+        files.abort_links()
+        raise
+    return result.manifest
+
+
+class _Quiet:
+    """A stream that drops the progress lines."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
 def _build_into(
     files: SiteFiles,
-    out: Path,
+    previous_build: Path | None,
     releases: list[ReleaseInput],
     site: v.SiteContext,
     roots: dict[str, bytes],
-    stream: TextIO,
+    stream: Any,
     proven: dict[str, Any],
 ) -> BuildResult:
     # (1)
     model = build_model(releases)
     sb = SiteGlobals(site.site_name, site.preview, model.dev)
     salt = f"{sealbook_version()}|{theme_fingerprint()}|{CSP}|dev={sb.dev}"
-    cache = PageCache(pub.current_build(out), salt)
+    cache = PageCache(previous_build, salt)
     previous = cache.previous
     # (2) key every page; the unchanged ones are carried over with their proven digests
     material: list[MaterialPage] = [
@@ -214,20 +249,21 @@ def _build_into(
     files.finish_links()
     # (5)
     head_pair = None if site.preview or head is None else (head.version, head.manifest_digest)
-    manifest = files.write_manifest(preview=site.preview, head=head_pair)
+    manifest = files.write_manifest(preview=site.preview, head=head_pair, settings=site.settings())
     cache.write_index(build, {p: f.digest for p, f in manifest.files.items()}, files.stats, proven)
     notes = [
         f"alert {name!r} gets no page (not a safe or unique file name)"
         for name in model.skipped_alerts
     ]
     return BuildResult(
-        site=out,
+        site=build,
         build=build,
         files=len(manifest.files) + 1,
         rendered=len(material) + aliases,
         reused=reused_pages,
         seconds=0.0,
         model=model,
+        manifest=manifest,
         notes=notes,
     )
 

@@ -115,8 +115,8 @@ def _snippet(s: dict[str, Any]) -> str:
         else ""
     )
     run = (
-        f'\n    <div class="sb-run-line"><code class="sb-run" id="sb-run-{sid}">{_e(s["run"])}</code>'
-        f'<button type="button" class="sb-copy-run" data-copy-target="sb-run-{sid}" '
+        f'\n    <div class="sb-run-line"><code class="sb-run">{_e(s["run"])}</code>'
+        f'<button type="button" class="sb-copy-run" '
         'data-label="Copy command" aria-label="Copy command">Copy command</button></div>\n  '
         if s["run"]
         else ""
@@ -130,11 +130,11 @@ def _snippet(s: dict[str, Any]) -> str:
         f'    <span class="sb-lang">{lang}</span>\n'
         f"    {kind}\n"
         f"    {params}\n"
-        f'    <button type="button" class="sb-copy" data-copy-target="sb-copy-{sid}" '
+        f'    <button type="button" class="sb-copy" '
         'data-label="Copy" aria-label="Copy">Copy</button>\n'
         "  </figcaption>\n"
         f'  <pre class="sb-code"><code class="language-{lang}">{_e(s["html"])}</code></pre>\n'
-        f'  <template class="sb-copy-text" id="sb-copy-{sid}">{_e(s["copy_text"])}</template>\n'
+        f'  <template class="sb-copy-text">{_e(s["copy_text"])}</template>\n'
         f'  <div class="sb-digest">digest <code class="sb-snippet-digest">{digest}</code></div>\n'
         f"  {run}\n"
         "</figure>"

@@ -18,19 +18,14 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from builder.site.assets import (
-    asset_sets,
-    material_dir,
-    sealbook_version,
-    static_files,
-    template_dir,
-)
+from builder.site.assets import material_dir, static_files, template_dir
 from builder.site.cache import read_plain
 from verifier.digests import digest
 from verifier.errors import SealbookError
 from verifier.sitelayout import SITE_MANIFEST
-from verifier.sitemanifest import SiteFile, SiteManifest
+from verifier.sitemanifest import SiteFile, SiteManifest, generator
 
 
 class SiteManifestError(SealbookError):
@@ -212,11 +207,13 @@ class SiteFiles:
             self.files[path] = SiteFile(role, digest((self.site / path).read_bytes()))
             self._dirs.add(posixpath.dirname(path))
 
-    def write_manifest(self, *, preview: bool, head: tuple[str, str] | None) -> SiteManifest:
+    def write_manifest(
+        self, *, preview: bool, head: tuple[str, str] | None, settings: dict[str, Any]
+    ) -> SiteManifest:
         """Write ``site-manifest.json`` listing every recorded file; return it."""
         manifest = SiteManifest(
-            sealbook=sealbook_version(),
-            theme=asset_sets(),
+            generator=generator(),
+            settings=settings,
             preview=preview,
             head=head,
             files=dict(self.files),

@@ -39,6 +39,15 @@ class SiteContext:
     """name, fingerprint, pinned, dev, url (of the download) for every policy root."""
     signers: tuple[dict[str, str], ...]
 
+    def settings(self) -> dict[str, Any]:
+        """The settings a site records in ``site-manifest.json`` (all its pages depend on)."""
+        return {
+            "site_name": self.site_name,
+            "site_url": self.site_url,
+            "roots": [dict(r) for r in self.roots],
+            "signers": [dict(s) for s in self.signers],
+        }
+
     def root_url(self, root_name: str) -> str | None:
         """Site path of the download of the named root, if offered."""
         for root in self.roots:

@@ -31,19 +31,24 @@
     button.dispatchEvent(new CustomEvent("sb-copied", { bubbles: true, detail: { text: text } }));
   }
 
-  /* The exact text of a copy target: a <template> (snippet text) or an element (command). */
-  function targetText(id) {
-    var el = document.getElementById(id);
+  /* The exact text a button copies, taken from the button's own snippet figure only: the
+     figure's <template class="sb-copy-text"> (the signed text minus its final LF) for "Copy",
+     its <code class="sb-run"> for "Copy command". Never a page-wide lookup by id, which an
+     element elsewhere on the page could answer. */
+  function figureText(button) {
+    var figure = button.closest("figure.sb-snippet");
+    if (!figure) return null;
+    var run = button.classList.contains("sb-copy-run");
+    var el = figure.querySelector(run ? ":scope > .sb-run-line > code.sb-run" : ":scope > template.sb-copy-text");
     if (!el) return null;
-    if (el.tagName === "TEMPLATE") return el.content.textContent;
-    return el.textContent;
+    return run ? el.textContent : el.content.textContent;
   }
 
   function setupCopy() {
     document.addEventListener("click", function (event) {
       var button = event.target.closest("button.sb-copy, button.sb-copy-run");
       if (!button) return;
-      var text = targetText(button.getAttribute("data-copy-target"));
+      var text = figureText(button);
       if (text !== null) copyExactly(text, button);
     });
   }
