@@ -51,10 +51,27 @@ from verifier.errors import InputError, RefusedError, UsageError, VerificationEr
 from verifier.manifest import Snippet, valid_slug, valid_snippet_id, valid_version
 from verifier.pinned import SignedManifest, check_signed_manifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
-from verifier.runlog import Head, format_time
+from verifier.runlog import MAX_TEXT, Head, format_time
 
+MAX_PARAM_CHARS = 4 * MAX_TEXT
+"""The longest parameter value a run record holds (`verifier.runlog.params_problem`)."""
 MAX_TEXT_BYTES = 128 * 1024 - 1
 """Linux's limit for one execve argument (MAX_ARG_STRLEN) minus the NUL."""
+
+
+def param_value_problem(value: str) -> str | None:
+    """Why a parameter value cannot be recorded as run, or None.
+
+    Environment values that are not UTF-8 reach Python as lone surrogates: the log could
+    not hold the exact value that would run, so the run is refused (and recorded).
+    """
+    if len(value) > MAX_PARAM_CHARS:
+        return f"is {len(value)} characters long, over the limit of {MAX_PARAM_CHARS}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not UTF-8 text"
+    return None
 
 
 @dataclass(frozen=True)
@@ -243,6 +260,14 @@ def _prepare(
                 target,
                 f"declared parameter {name} is not set (or empty)",
                 f"export {name}=... and run again",
+            )
+        problem = param_value_problem(value)
+        if problem is not None:
+            raise _refuse(
+                "param-invalid",
+                target,
+                f"declared parameter {name} {problem}",
+                f"set {name} to UTF-8 text of at most {MAX_PARAM_CHARS} characters",
             )
         params[name] = value
         record["params"] = dict(params)

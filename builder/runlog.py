@@ -124,18 +124,18 @@ def _no_record(where: str) -> RunLogError:
 
 def _open_log(path: Path) -> tuple[int, bool]:
     """Open (or create) the log for appending; return (fd, created)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
     try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            return os.open(path, flags), False
-        except FileNotFoundError:
             return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
-    except FileExistsError:
-        return os.open(path, flags), False
-    except OSError as exc:
+        except FileExistsError:
+            return os.open(path, flags), False
+    except OSError as exc:  # the parent is a file, no permission, a link planted as the log...
         raise RunLogError(
-            str(path), f"cannot open the run log ({exc.strerror})", "check --log and permissions"
+            str(path),
+            f"cannot open the run log for appending ({exc.strerror}); nothing ran",
+            "pass a --log FILE in a writable folder",
         ) from None
 
 

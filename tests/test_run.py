@@ -18,6 +18,7 @@ from builder._cli import main as sealbook
 from builder.execute import invocation
 from builder.runbook import load_catalog
 from tests.conftest import REPO
+from verifier._cli import main as verify_main
 from verifier.digests import digest
 from verifier.logs import verify_logs
 from verifier.manifest import BUNDLE_NAME, Manifest
@@ -163,6 +164,50 @@ def test_declared_parameter_missing_refuses(
         monkeypatch.setenv("MARK", value)
     rc = run(run_releases, env, "1.1.0", "make-mark")
     assert_refused(rc, env, "param-missing", capfd)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 4097, "caf\udce9"],  # over the limit; a Latin-1 byte in the environment (not UTF-8)
+    ids=["over-long", "not-utf8"],
+)
+def test_declared_parameter_that_cannot_be_recorded_refuses_with_a_record(
+    run_releases: Path,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    value: str,
+) -> None:
+    monkeypatch.setenv("MARK", value)
+    rc = run(run_releases, env, "1.1.0", "make-mark")
+    assert_refused(rc, env, "param-invalid", capfd)
+    assert records(env)[0]["params"] == {}  # the value that could not be recorded is not kept
+    assert verify_main(
+        ["logs", str(env / "runs.jsonl"), "--releases", str(run_releases / "releases"),
+         "--policy", str(run_releases / "dev/sealbook.dev.toml")]
+    ) == 0  # fmt: skip
+
+
+def test_log_that_cannot_be_opened_refuses_before_anything_runs(
+    run_releases: Path,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A --log whose parent is a file: 125 with one line naming it, nothing ran (was exit 70)."""
+    (env / "file").write_text("not a folder")
+    monkeypatch.setenv("MARK", str(env / "mark"))
+    rc = sealbook(
+        ["run", f"{SLUG}@1.1.0", "make-mark", "--sha256", snippet_hex(run_releases, "1.1.0", "make-mark"),
+         "--log", str(env / "file" / "runs.jsonl"), "--releases", str(run_releases / "releases"),
+         "--policy", str(run_releases / "dev/sealbook.dev.toml")]
+    )  # fmt: skip
+    err = capfd.readouterr().err
+    assert rc == 125, err
+    assert not (env / "mark").exists(), "the snippet ran"
+    lines = [line for line in err.strip().splitlines() if "verified: signed by" not in line]
+    assert len(lines) == 1 and str(env / "file" / "runs.jsonl") in lines[0], err
+    assert "cannot open the run log for appending" in lines[0] and "Traceback" not in err
 
 
 def test_release_not_found_refuses(

@@ -55,6 +55,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("snippet-not-executable", "the snippet is a reference block; it can never run"),
     ("runbook-unknown", "the runbook slug is not in that release"),
     ("param-missing", "a parameter the snippet declares was not set"),
+    ("param-invalid", "a declared parameter's value is over the limit or not UTF-8 text"),
     # -- site -------------------------------------------------------------------
     # The site is proven by reproduction: each served file equals the re-rendered one or fails.
     # A preview page is wholly unsigned: that is the diagnosis that matters, whatever else differs.

