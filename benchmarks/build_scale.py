@@ -10,6 +10,10 @@ dev Sigstore instance through the real signing path, then times, each as a child
 
   - `python -m builder._cli build --releases R --out S --policy <dev>/sealbook.dev.toml`
     into a fresh --out (wall time, peak RSS of the child via wait4, pages/s, ms/page);
+  - at the largest size, `python -m verifier._cli site S --policy <dev>/sealbook.dev.toml`
+    on the freshly built site of the N x 3 chain (before the rebuild below): the proof
+    verifies the releases the site publishes, renders the whole site again into a private
+    temp folder and compares the exact file set and every byte (wall time, peak RSS);
   - at the largest size, a rebuild into the same --out after one more release that changes
     10 runbooks (released pages are reused, never rendered twice);
   - unless --skip-stock, stock mkdocs-material (`python -m mkdocs build -q`) building only
@@ -24,7 +28,10 @@ alert pages. Per-page goals use full pages (the stricter figure). Goals (issue 3
   - ms per full page <= the tuned stock build's ms per page;
   - linear growth: the marginal ms per added page of the largest size step is <= 1.25x that
     of the smallest step (a fixed start-up cost makes small builds' ms/page look high);
-  - rebuild after one release changing 10 runbooks <= 10% of the full build.
+  - rebuild after one release changing 10 runbooks <= 10% of the full build;
+  - proof costs no more than the full build: `sealbook-verify site` of the largest N x 3
+    site / its full `sealbook build` <= 1.0 (both from scratch: the build has no previous
+    build to reuse, the proof renders every page again).
 Verdicts use wall time; CPU time (user + system of the child and the processes it waited
 for) and the load average are printed beside it because a busy machine inflates wall time.
 Every timed run starts after ``sync`` (untimed), so no run pays for writing out the files of
@@ -255,6 +262,18 @@ def sealbook_build(releases: Path, out: Path, policy: Path) -> Run:
     return timed(argv, cwd=REPO)
 
 
+def verify_site(out: Path, policy: Path) -> Run:
+    """`sealbook-verify site` of the published site ``out`` (releases: the site's own)."""
+    argv = [sys.executable, "-m", "verifier._cli", "site", str(out), "--policy", str(policy)]
+    return timed(argv, cwd=REPO)
+
+
+def verified_files(output: str) -> str:
+    """The summary line of `sealbook-verify site` (``N/M files verified; K failed``)."""
+    match = re.search(r"\d+/\d+ files verified; \d+ failed", output)
+    return match.group(0) if match else "no summary line"
+
+
 def site_counts(out: Path) -> tuple[int, int]:
     """(full pages, all HTML files) of the published site, from site-manifest.json."""
     files = json.loads((out / "site-manifest.json").read_text(encoding="utf-8"))["files"]
@@ -379,6 +398,7 @@ def bench(work: Path, sizes: list[int], largest: int, skip_stock: bool) -> int:
     policy = dev / "sealbook.dev.toml"
     results: list[SizeResult] = []
     rebuild = None
+    proof = None
     floors: dict[str, Run] = {}
     for size in sizes:
         catalog, releases, revs, signed = make_size(work, size, dev)
@@ -398,6 +418,14 @@ def bench(work: Path, sizes: list[int], largest: int, skip_stock: bool) -> int:
             flush=True,
         )
         if size == largest:
+            # The proof of the site just built (3 releases), before the rebuild replaces it.
+            proof = verify_site(out, policy)
+            print(
+                f"[{size}] sealbook-verify site: {proof.seconds:.1f} s (cpu {proof.cpu:.1f} s, "
+                f"load {proof.load:.1f}), {proof.max_rss_mb:.0f} MB peak; "
+                f"{verified_files(proof.output)}",
+                flush=True,
+            )
             rng = random.Random(size + 1)
             change(revs, REBUILD_CHANGES, rng, catalog)
             target = SigningTarget(instance="dev", dev_state=dev)
@@ -426,7 +454,7 @@ def bench(work: Path, sizes: list[int], largest: int, skip_stock: bool) -> int:
                 flush=True,
             )
 
-    report(results, rebuild, floors, stock, largest)
+    report(results, rebuild, floors, stock, largest, proof)
     return 0
 
 
@@ -436,6 +464,7 @@ def report(
     floors: dict[str, Run],
     stock: dict[str, tuple[Run, int, float]],
     largest: int,
+    proof: Run | None = None,
 ) -> None:
     print()
     print(f"sealbook build, {len(VERSIONS)} releases (each later one changes 10% of runbooks):")
@@ -524,6 +553,18 @@ def report(
             f"  rebuild floor (work a fresh-folder build cannot skip): {parts}; "
             f"{floor_cpu:.2f} s cpu of the {budget:.2f} s budget "
             f"({2 * budget:.2f} s cpu on 2 cores), before any page is rendered"
+        )
+    if proof is not None:
+        ratio = proof.seconds / big.run.seconds
+        ok = ratio <= 1.0
+        verdicts.append(("proof vs build", ok))
+        print(
+            f"  proof: verify site {proof.seconds:.1f} s / full build {big.run.seconds:.1f} s "
+            f"({largest}x{len(VERSIONS)}, {big.html} HTML files) = {ratio:.3f} "
+            f"(goal: proof costs no more than the full build, ratio <= 1.0)  "
+            f"{'PASS' if ok else 'FAIL'}  [cpu: {proof.cpu:.1f} s / {big.run.cpu:.1f} s = "
+            f"{proof.cpu / big.run.cpu:.3f}; peak {proof.max_rss_mb:.0f} MB vs "
+            f"{big.run.max_rss_mb:.0f} MB]"
         )
     failed = [name for name, ok in verdicts if not ok]
     print(
