@@ -7,28 +7,24 @@ Rules beyond the parser's own (docs/runbook-format.md lists every code):
 3. Trojan Source guard: bidi controls, invisible and control characters are errors in slugs,
    ids and snippets; non-ASCII is an error in executable code, a warning in shell comments
    and reference blocks, and nothing at all in a snippet that opts in with ``allow-non-ascii``;
-4. ``bash -n`` on every executable text, its line numbers mapped back to the file.
+4. runnable or reference (``bash -n``, prompts, placeholders) is decided when the catalog is
+   loaded (`builder.runnable`); its warnings and errors are among the catalog's problems.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import unicodedata
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 from builder.console import reduce_console
 from builder.runbook import (
     CONSOLE_LANGUAGES,
     Catalog,
     Problem,
-    Severity,
     SourceRunbook,
     SourceSnippet,
 )
-from verifier.errors import SealbookError
 from verifier.manifest import PARAM_RE, valid_slug, valid_snippet_id
 
 BASH_TIMEOUT_SECONDS = 20
@@ -104,7 +100,7 @@ def _check_names(runbook: SourceRunbook) -> Iterator[Problem]:
             yield Problem(
                 path,
                 snippet.line,
-                "error",
+                "warning",
                 "language-invalid",
                 f"code block language {visible(snippet.language)!r} is not [A-Za-z0-9_+.#-] (at most 32)",
             )
@@ -201,7 +197,18 @@ def _check_characters(
     for index, (line, shown) in enumerate(judged):
         for code in sorted({c for c in map(danger, line) if c is not None}):
             where = snippet.line + index
-            yield Problem(path, where, "error", code, f"{_WHAT[code]}: {visible(shown)}")
+            # Bidi controls reorder what a reviewer reads: always a hazard. Other invisible or
+            # control characters in a block that never runs (`builder.runnable` made it a
+            # reference block) are shown marked on the page: a warning.
+            hazard = code == "bidi-control" or index == 0 or snippet.executable
+            yield Problem(
+                path,
+                where,
+                "error" if hazard else "warning",
+                code,
+                f"{_WHAT[code]}: {visible(shown)}"
+                + ("" if hazard else " (the block is a reference block, never run)"),
+            )
     if snippet.allow_non_ascii:
         return
     warned: dict[str, list[int]] = {}
@@ -238,85 +245,14 @@ def _line(snippet: SourceSnippet, index: int) -> str:
     return _LINE_BREAK_RE.split(snippet.raw)[index]
 
 
-def _bash_env() -> dict[str, str]:
-    # No BASH_ENV/ENV: a non-interactive bash would source them; C locale: stable messages.
-    return {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
-
-
-def _bash_n(text: str) -> tuple[int, str]:
-    """Run ``bash -n`` over ``text``; (exit status, stderr)."""
-    try:
-        done = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-n", "/dev/stdin"],
-            input=text.encode("utf-8", "surrogateescape"),
-            capture_output=True,
-            env=_bash_env(),
-            timeout=BASH_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise SealbookError(
-            "bash", "not found on PATH", "install bash: check runs `bash -n` on every snippet"
-        ) from None
-    except subprocess.TimeoutExpired:
-        return -1, f"/dev/stdin: line 1: bash -n took more than {BASH_TIMEOUT_SECONDS}s"
-    return done.returncode, done.stderr.decode("utf-8", "replace")
-
-
-def _file_line(snippet: SourceSnippet, text_line: int) -> int:
-    """The file line of line ``text_line`` (1-based) of the snippet's executable text."""
-    if snippet.language in CONSOLE_LANGUAGES:
-        raw = _LINE_BREAK_RE.split(snippet.raw.rstrip("\r\n"))
-        commands = reduce_console(raw).commands
-        if not commands:
-            return snippet.line
-        index = commands[max(0, min(text_line, len(commands)) - 1)][0]
-        return snippet.line + 1 + index
-    last = max(1, snippet.text.count("\n"))
-    return snippet.line + max(1, min(text_line, last))
-
-
-def _check_syntax(runbook: SourceRunbook, snippet: SourceSnippet) -> list[Problem]:
-    """(4): ``bash -n`` over one executable snippet."""
-    status, stderr = _bash_n(snippet.text)
-    problems: list[Problem] = []
-    severity: Severity
-    for match in _BASH_LINE_RE.finditer(stderr):
-        line, message = int(match.group(1)), match.group(2).strip()
-        if message.startswith("`"):
-            continue  # bash echoes the offending code after the message
-        if "here-document" in message:
-            code, severity = "heredoc-unterminated", "error"
-        elif status != 0:
-            code, severity = "bash-syntax", "error"
-        else:
-            code, severity = "bash-warning", "warning"
-        where = _file_line(snippet, line)
-        problems.append(Problem(runbook.path, where, severity, code, f"bash -n: {message}"))
-        if status != 0:
-            break
-    if status != 0 and not problems:
-        problems.append(
-            Problem(runbook.path, snippet.line, "error", "bash-syntax", f"bash -n failed: {stderr}")
-        )
-    return problems
-
-
 def check_catalog(catalog: Catalog) -> list[Problem]:
     """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line."""
     problems = list(catalog.problems)
     problems += _case_collisions(catalog)
-    jobs: list[tuple[SourceRunbook, SourceSnippet]] = []
     for runbook in catalog.runbooks:
         problems += _check_names(runbook)
         source_lines = _LINE_BREAK_RE.split(runbook.source.decode("utf-8"))
         for snippet in runbook.snippets:
             fence = source_lines[snippet.line - 1] if snippet.line <= len(source_lines) else ""
             problems += _check_characters(runbook, snippet, fence)
-            if snippet.executable:
-                jobs.append((runbook, snippet))
-    workers = max(1, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for found in pool.map(lambda job: _check_syntax(*job), jobs):
-            problems += found
     return sorted(problems, key=lambda p: (p.path, p.line, p.severity, p.code, p.message))

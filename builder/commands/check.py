@@ -1,7 +1,9 @@
 """Lint the runbooks: front matter, snippet ids, console transcripts, `bash -n`, Trojan Source.
 
-Prints one line per problem (`path:line: severity: message [code]`) and a summary, or with
-``--format json`` one document (``sealbook.check-report/v1``) for tools that annotate reviews.
+Prints one line per problem (`path:line: severity: message [code]`) and a summary; with
+``--format json`` one document (``sealbook.check-report/v1``) for tools that annotate reviews;
+with ``--format github`` GitHub Actions workflow commands (``::warning file=...,line=...``), so
+a pull request shows each problem on its line.
 Exit status: 0 clean (warnings allowed), 1 at least one error, 3 the folder cannot be read.
 The rules and codes are listed in docs/runbook-format.md.
 """
@@ -13,15 +15,17 @@ import json
 import sys
 
 from builder.lint import check_catalog
-from builder.runbook import load_catalog
-from verifier.commands._options import add_format, add_runbooks
+from builder.runbook import Problem, load_catalog
+from verifier.commands._options import add_runbooks
 from verifier.errors import EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `sealbook check`."""
     add_runbooks(parser)
-    add_format(parser)
+    parser.add_argument(
+        "--format", choices=["text", "json", "github"], default="text", help="output format"
+    )
 
 
 def _plural(count: int, word: str) -> str:
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n")
         return EXIT_FAILED if errors else EXIT_OK
     for problem in problems:
-        sys.stdout.write(f"{problem}\n")
+        sys.stdout.write(f"{_github(problem) if args.format == 'github' else problem}\n")
     verdict = "FAILED" if errors else "ok"
     sys.stdout.write(
         f"{verdict}: {_plural(len(catalog.runbooks), 'runbook')}, "
@@ -68,3 +72,18 @@ def run(args: argparse.Namespace) -> int:
         f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}\n"
     )
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _github(problem: Problem) -> str:
+    """A GitHub Actions annotation; hostile text cannot end the command or forge another."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    level = "error" if problem.severity == "error" else "warning"
+    where = f"file={prop(problem.path)},line={problem.line},title={prop(problem.code)}"
+    line = f"::{level} {where}::{data(problem.message)}"
+    return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in line)

@@ -17,11 +17,14 @@ from typing import Any
 
 from markupsafe import Markup
 
+from builder.console import reduce_console
 from builder.frontmatter import body_start as front_matter_body_start
-from builder.runbook import split_lines
+from builder.markdown import outline, parse
+from builder.runbook import CONSOLE_LANGUAGES, split_lines
 from builder.site import model as m
 from builder.site.prose import Prose, render_prose
 from verifier import sitelayout as layout
+from verifier.digests import signed_text
 from verifier.manifest import Runbook
 
 SHORT = 12
@@ -68,8 +71,15 @@ def provenance(rel: m.ReleaseInput) -> dict[str, Any]:
     return {"signed": True, **prov.to_json()}
 
 
-def snippet_views(rb: Runbook, version: str, site: SiteContext) -> list[dict[str, Any]]:
-    """Per snippet: id, language, digest, code, exact copy text and the pinned command."""
+def snippet_views(
+    rb: Runbook, version: str, site: SiteContext, source: bytes | None = None
+) -> list[dict[str, Any]]:
+    """Per snippet: id, language, digest, code, exact copy text and the pinned command.
+
+    With the frozen ``source``, a console block shows its whole transcript (output dimmed);
+    its copy text and run command stay the signed commands.
+    """
+    shown = transcripts(source, rb) if source is not None else {}
     views = []
     for s in rb.snippets:
         run = None
@@ -82,12 +92,44 @@ def snippet_views(rb: Runbook, version: str, site: SiteContext) -> list[dict[str
                 "executable": s.executable,
                 "params": list(s.params),
                 "digest": s.digest,
-                "html": s.text,
+                "html": shown.get(s.id, s.text),
                 "copy_text": s.copy_text,
                 "run": run,
             }
         )
     return views
+
+
+def transcripts(source: bytes, rb: Runbook) -> dict[str, Markup]:
+    """snippet id -> the console block as written, command lines marked, output dimmed.
+
+    Taken from the same CommonMark parse that made the snippets (`builder.markdown`): the
+    block at the snippet's signed line. A transcript whose commands are not the signed text
+    is not shown (the signed text is, as for any block).
+    """
+    console = {s.line: s for s in rb.snippets if s.language in CONSOLE_LANGUAGES}
+    if not console:
+        return {}
+    start = body_start(source)
+    parts = split_lines(source.decode("utf-8"))
+    fences = outline(parse("".join(parts[start:])), [p.rstrip("\r\n") for p in parts[start:]])
+    found: dict[str, Markup] = {}
+    for fence in fences.fences:
+        snippet = console.get(start + fence.line + 1)
+        if snippet is None:
+            continue
+        lines = fence.content.rstrip("\n").split("\n")
+        reduction = reduce_console(lines)
+        if signed_text(reduction.text) != snippet.text:
+            continue
+        commands = {i for i, _ in reduction.commands}
+        found[snippet.id] = Markup("\n").join(
+            Markup('<span class="{}">{}</span>').format(
+                "sb-cmd" if i in commands else "sb-out", line
+            )
+            for i, line in enumerate(lines)
+        ) + Markup("\n")
+    return found
 
 
 def body_start(source: bytes) -> int:
@@ -143,7 +185,7 @@ def revision_view(
         "prov": provenance(page.release),
         "meta_rows": meta_rows(rb),
         "alerts": layout.alerts_of(rb),
-        "snippets": snippet_views(rb, page.release.version, site),
+        "snippets": snippet_views(rb, page.release.version, site, source),
         "body": body,
         "diff_from": layout.relative(page.path, diff_from) if diff_from else None,
     }
