@@ -19,9 +19,9 @@ import pytest
 from builder.markdown import parse
 from builder.runbook import load_catalog, split_lines
 from builder.runnable import bash_n
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(FIXTURES).parent.parent  # ../shared beside the clone, as the Sigstore fixtures
 CORPORA = {
     "gitlab-com": SHARED / "corpora/gitlab-com/docs",
     "stolostron": SHARED / "corpora/stolostron",
@@ -37,6 +37,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module", params=sorted(CORPORA))
 def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not CORPORA[request.param].is_dir():
+        pytest.fail(f"the real runbook corpora are missing at {CORPORA[request.param]}")
     folder = tmp_path_factory.mktemp(request.param) / "runbooks"
     shutil.copytree(CORPORA[request.param], folder)
     return folder
