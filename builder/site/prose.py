@@ -1,46 +1,110 @@
 """Render a frozen runbook's prose to safe HTML, with its signed snippets put in place.
 
 Rules (docs/site.md, "Markdown on the site"):
-- extensions are allow-listed: ``tables``, ``admonition``, ``toc``, ``sane_lists``,
-  ``def_list``; nothing that includes files, runs macros or injects attributes
-  (no ``attr_list``, ``md_in_html``, snippets or macros);
-- raw HTML never reaches the page: the block and inline HTML processors are removed,
-  so ``<script>`` is text and is escaped like any text;
-- indented code blocks are not code (only fenced blocks are snippets, and those are signed);
-- link and image URLs: only relative, ``#``, ``http(s)`` and ``mailto`` survive;
-  ``javascript:``, ``data:``, ``vbscript:`` and any other scheme are removed; images
-  become links (the site loads nothing from elsewhere); ``x.md`` links lead to that
-  runbook's latest page;
-- every fenced block of the source is replaced by a placeholder at the line the signed
-  manifest names; the page shows the manifest's signed text there, never the Markdown.
+- one parser: the body is parsed by `builder.markdown.parser` (CommonMark, GFM tables,
+  strikethrough, task lists, alerts ``> [!NOTE]``, footnotes, autolinks; material
+  admonitions ``!!! note``), the parse `builder.runbook` takes the snippets from, so the
+  page cannot draw a block boundary other than the signed one;
+- every fenced block is a snippet: the i-th ``fence`` token is put in place by the
+  manifest's snippet of its line, as a placeholder; the page shows the manifest's signed
+  text there, never the Markdown (a fence the manifest does not name shows nothing);
+- indented code blocks are ordinary code (``<pre><code>``, escaped), not snippets;
+- raw HTML is parsed, and the rendered page goes through ``nh3`` with an allow-list of
+  tags, attributes and classes: no script, style, frame, object, form, SVG or MathML
+  element, no ``on*`` or ``style`` attribute, no ``javascript:``/``data:``/``vbscript:``
+  URL survives; every link gets ``rel="noopener noreferrer"``;
+- link URLs: only relative, ``#``, ``http(s)`` and ``mailto`` survive (`safe_url`);
+  images become links ``[image: alt]`` (the site loads nothing from elsewhere); ``x.md``
+  and ``x.md#frag`` links lead to that runbook's latest page (fragment kept);
+- headings get GitHub-like ids (h1-h6, ``-1``, ``-2`` for repeats); h2-h4 make the TOC.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import html
 import posixpath
 import re
-import threading
-import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import markdown
-from markdown.extensions.toc import TocExtension
-from markdown.treeprocessors import Treeprocessor
+import nh3
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
+from builder.markdown import parser
 from verifier.manifest import Runbook
 
-ALLOWED_EXTENSIONS = ("tables", "admonition", "sane_lists", "def_list")
 SAFE_SCHEMES = ("http", "https", "mailto")
-_FENCE_RE = re.compile(r"( *)(`{3,}|~{3,})(.*)")
+TOC_LEVELS = range(2, 5)
+"""Heading levels in the TOC (Python-Markdown's ``toc_depth="2-4"`` before)."""
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f-\x9f]+")
-# Any placeholder; `render_prose` keeps those with its page's token. One pattern for every
-# page: a pattern per token would be compiled per page (and evict others from re's cache).
-_PLACEHOLDER_RE = re.compile(
-    r"<p>(sbsnippet[0-9a-f]{24})n(\d+)x</p>|(sbsnippet[0-9a-f]{24})n(\d+)x"
+_PLACEHOLDER_PREFIX = "sbsnippet"
+# Any placeholder; `render_prose` keeps those with its page's token. One pattern for every page.
+_PLACEHOLDER_RE = re.compile(_PLACEHOLDER_PREFIX + r"[0-9a-f]{24}n(\d+)x")
+_SLUG_DROP_RE = re.compile(r"[^\w\- ]")
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_ALIGN_RE = re.compile(r"text-align:\s*(left|center|right)")
+_REMOVED_TITLE = "link removed: scheme not allowed"
+
+# Material's admonition types (and aliases): the classes its stylesheet colours.
+_ADMONITION_TYPES = frozenset(
+    {
+        *("note", "abstract", "summary", "tldr", "info", "todo", "tip", "hint", "important"),
+        *("success", "check", "done", "question", "help", "faq", "warning", "caution"),
+        *("attention", "failure", "fail", "missing", "danger", "error", "bug", "example"),
+        *("quote", "cite"),
+    }
 )
+_TAGS = frozenset(
+    {
+        *("p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "code", "pre", "em"),
+        *("strong", "del", "s", "blockquote", "hr", "br", "table", "thead", "tbody", "tr"),
+        *("th", "td", "details", "summary", "kbd", "sup", "sub", "section", "div", "span"),
+        *("input", "dl", "dt", "dd", "abbr", "mark", "ins", "small"),
+    }
+)
+"""Allowed tags. Not ``img``: the site loads no images yet (Markdown images become links)."""
+_CLEAN_CONTENT_TAGS = frozenset(
+    {"script", "style", "template", "noscript", "svg", "math", "iframe", "object"}
+)
+"""Dropped with everything inside them (other unknown tags are dropped, their text kept)."""
+_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title", "id"},
+    **{f"h{n}": {"id"} for n in range(1, 7)},
+    "li": {"id"},
+    "input": {"checked"},
+    "details": {"open"},
+    "abbr": {"title"},
+}
+_ATTRIBUTE_VALUES: dict[str, dict[str, set[str]]] = {
+    "input": {"type": {"checkbox"}},
+    "th": {"align": {"left", "center", "right"}},
+    "td": {"align": {"left", "center", "right"}},
+}
+_SET_ATTRIBUTES: dict[str, dict[str, str]] = {"input": {"disabled": ""}}
+_CLASSES: dict[str, set[str]] = {
+    "div": {"admonition", *_ADMONITION_TYPES},
+    "details": set(_ADMONITION_TYPES),
+    "p": {"admonition-title"},
+    "ul": {"contains-task-list"},
+    "ol": {"contains-task-list", "footnotes-list"},
+    "li": {"task-list-item", "footnote-item"},
+    "input": {"task-list-item-checkbox"},
+    "sup": {"footnote-ref"},
+    "a": {"footnote-backref", "sb-link-removed"},
+    "section": {"footnotes"},
+    "hr": {"footnotes-sep"},
+}
+_ALERT_KINDS = {"note", "tip", "important", "warning", "caution"}
+
+_PAGE_SLUG: contextvars.ContextVar[str] = contextvars.ContextVar("sealbook_prose_slug")
+"""The slug of the page being sanitized (for `_attribute_filter`'s ``x.md`` links)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +113,8 @@ class Prose:
 
     parts: tuple[str | int, ...]
     toc: tuple[dict[str, object], ...]
-    """Python-Markdown toc tokens of the headings."""
+    """TOC tokens of the h2-h4 headings: ``level``, ``id``, ``name`` (plain text,
+    HTML-escaped as Python-Markdown's were) and ``children``."""
 
 
 def safe_url(url: str) -> str | None:
@@ -61,96 +126,198 @@ def safe_url(url: str) -> str | None:
     return url if match.group(1).lower() in SAFE_SCHEMES else None
 
 
-class _Sanitizer(Treeprocessor):
-    """Drop unsafe URLs, turn images into links, point ``.md`` links at runbook pages."""
-
-    def __init__(self, md: markdown.Markdown, slug: str) -> None:
-        super().__init__(md)
-        self.slug = slug
-
-    def run(self, root: ET.Element) -> None:
-        for el in root.iter():
-            if el.tag == "img":
-                src = el.attrib.get("src", "")
-                alt = el.attrib.get("alt", "") or src
-                el.tag = "a"
-                el.attrib.clear()
-                el.text = f"[image: {alt}]"
-                if safe_url(src) is not None and _SCHEME_RE.match(src):
-                    el.set("href", src)
-            for attr in ("href", "src"):
-                value = el.attrib.get(attr)
-                if value is None:
-                    continue
-                if safe_url(value) is None:
-                    del el.attrib[attr]
-                    el.set("class", "sb-link-removed")
-                    el.set("title", "link removed: scheme not allowed")
-                    continue
-                el.set(attr, self._rewrite(value))
-            if el.tag == "a" and _SCHEME_RE.match(el.attrib.get("href", "")):
-                el.set("rel", "noopener noreferrer")
-
-    def _rewrite(self, url: str) -> str:
-        path, sep, anchor = url.partition("#")
-        if _SCHEME_RE.match(url) or not path.endswith(".md"):
-            return url
-        base = posixpath.dirname(self.slug)
-        target = posixpath.normpath(posixpath.join(base, path[: -len(".md")]))
-        if target.startswith(("..", "/")):
-            return url
-        # Revision pages live at runbooks/<slug>/rN.html: climb out of the slug's folders.
-        up = "../" * (self.slug.count("/") + 1)
-        return f"{up}{target}/latest.html{sep}{anchor}"
+def _rewrite(url: str, slug: str) -> str:
+    """A relative ``x.md`` / ``x.md#frag`` link of ``slug``'s page, to that runbook's page."""
+    path, sep, anchor = url.partition("#")
+    if _SCHEME_RE.match(url) or not path.endswith(".md"):
+        return url
+    base = posixpath.dirname(slug)
+    target = posixpath.normpath(posixpath.join(base, path[: -len(".md")]))
+    if target.startswith(("..", "/")):
+        return url
+    # Revision pages live at runbooks/<slug>/rN.html: climb out of the slug's folders.
+    up = "../" * (slug.count("/") + 1)
+    return f"{up}{target}/latest.html{sep}{anchor}"
 
 
-class _Converter(threading.local):
-    """One configured ``markdown.Markdown`` per thread, reused (``reset()``) page after page.
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    """nh3's last word on every kept attribute (Markdown's and raw HTML's alike)."""
+    if _PLACEHOLDER_PREFIX in value:
+        return None  # a snippet placeholder is text; never let one sit inside an attribute
+    if attr in ("href", "src"):
+        if safe_url(value) is None:
+            return None
+        slug = _PAGE_SLUG.get(None)
+        return value if slug is None else _rewrite(value, slug)
+    if attr == "id" and value.startswith("__"):
+        return None  # material's own element ids (``__drawer``, ``__search``...)
+    return value
 
-    Building the parser (extensions, processors, patterns) costs about as much as a short
-    page; the instance holds no state of a finished conversion after ``reset()``. An instance
-    whose conversion raised is dropped: a half-run parser may keep state.
+
+@functools.cache
+def _cleaner() -> nh3.Cleaner:
+    """The one configured sanitizer (immutable; shared by every page and thread)."""
+    return nh3.Cleaner(
+        tags=set(_TAGS),
+        clean_content_tags=set(_CLEAN_CONTENT_TAGS),
+        attributes={tag: set(names) for tag, names in _ATTRIBUTES.items()},
+        attribute_filter=_attribute_filter,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        tag_attribute_values={
+            t: {a: set(v) for a, v in m.items()} for t, m in _ATTRIBUTE_VALUES.items()
+        },
+        set_tag_attribute_values={t: dict(m) for t, m in _SET_ATTRIBUTES.items()},
+        url_schemes=set(SAFE_SCHEMES),
+        allowed_classes={tag: set(names) for tag, names in _CLASSES.items()},
+    )
+
+
+class _Renderer(RendererHTML):
+    """markdown-it's HTML renderer with the parser's plugin rules, fences as placeholders
+    and images as links. Holds no state of a page: one instance serves every page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        base: Any = parser().renderer  # a RendererHTML (RendererProtocol has no rules)
+        for name, rule in base.rules.items():
+            if name in self.rules:
+                continue  # our own (RendererHTML's or overridden) rule
+            func = getattr(rule, "__func__", None)
+            # Plugin rules are bound to the parser's renderer; rebind them to this one.
+            self.rules[name] = func.__get__(self) if func is not None else rule
+
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        index = tokens[idx].meta.get("sealbook_snippet")
+        if index is None:
+            return ""  # a fence the manifest does not name: unsigned text is not shown
+        return f"{env['sealbook_token']}n{index}x\n"
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        alt = self.renderInlineAsText(token.children, options, env) or src
+        href = f' href="{html.escape(src)}"' if safe_url(src) is not None else ""
+        return f"<a{href}>[image: {html.escape(alt, quote=False)}]</a>"
+
+
+@functools.cache
+def _renderer() -> _Renderer:
+    return _Renderer()
+
+
+def _plain(children: Sequence[Token] | None) -> str:
+    """The text of a heading's inline tokens, markup left out.
+
+    Text inside raw ``<script>``-like elements is left out too: the sanitizer drops it
+    from the page, so the id and the TOC must not show it either.
     """
-
-    md: markdown.Markdown | None = None
-    sanitizer: _Sanitizer | None = None
-
-    def convert(self, text: str, slug: str) -> tuple[str, tuple[dict[str, object], ...]]:
-        """``text`` as HTML, and its toc tokens; links are rewritten for ``slug``'s pages."""
-        if self.md is None or self.sanitizer is None:
-            self.md = markdown.Markdown(
-                extensions=[*ALLOWED_EXTENSIONS, TocExtension(permalink=False, toc_depth="2-4")],
-                output_format="html",
-            )
-            self.md.preprocessors.deregister("html_block")
-            self.md.inlinePatterns.deregister("html")
-            self.md.parser.blockprocessors.deregister("code")
-            self.sanitizer = _Sanitizer(self.md, slug)
-            self.md.treeprocessors.register(self.sanitizer, "sealbook-sanitize", 1)
-        md = self.md
-        self.sanitizer.slug = slug
-        try:
-            rendered = md.reset().convert(text)
-        except BaseException:
-            self.md = self.sanitizer = None
-            raise
-        return rendered, tuple(getattr(md, "toc_tokens", ()))
+    out: list[str] = []
+    hidden: list[str] = []  # open raw elements whose content the sanitizer drops
+    for token in children or ():
+        if token.type == "html_inline":
+            tag = _TAG_RE.match(token.content)
+            name = tag.group(2).lower() if tag else ""
+            if name in _CLEAN_CONTENT_TAGS:
+                if not tag or not tag.group(1):
+                    hidden.append(name)
+                elif name in hidden:
+                    del hidden[len(hidden) - 1 - hidden[::-1].index(name) :]
+        elif hidden:
+            continue
+        elif token.type in ("text", "code_inline"):
+            out.append(token.content)
+        elif token.type == "image":
+            out.append(_plain(token.children))
+        elif token.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+    return "".join(out).strip()
 
 
-_CONVERTER = _Converter()
+def _slugify(text: str, seen: dict[str, int]) -> str:
+    """A GitHub-like id: lower case, punctuation dropped, spaces to ``-``; repeats ``-1``..."""
+    slug = _SLUG_DROP_RE.sub("", text.lower()).replace(" ", "-").lstrip("_") or "section"
+    count = seen.get(slug)
+    if count is None:
+        seen[slug] = 0
+        return slug
+    while True:
+        count += 1
+        candidate = f"{slug}-{count}"
+        if candidate not in seen:
+            seen[slug] = count
+            seen[candidate] = 0
+            return candidate
 
 
-def _fence_end(lines: list[str], start: int) -> int:
-    """Index of the closing fence of the block opening at ``start`` (or the last line)."""
-    match = _FENCE_RE.fullmatch(lines[start])
-    if match is None:
-        return start
-    marker = match.group(2)
-    closing = re.compile(rf" *{re.escape(marker[0])}{{{len(marker)},}}[ \t]*")
-    for index in range(start + 1, len(lines)):
-        if closing.fullmatch(lines[index]):
-            return index
-    return len(lines) - 1
+def _nest(flat: list[tuple[int, str, str]]) -> tuple[dict[str, object], ...]:
+    """(level, id, name) headings in order, nested as Python-Markdown's toc tokens were."""
+    roots: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = []
+    for level, ident, name in flat:
+        node: dict[str, Any] = {"level": level, "id": ident, "name": name, "children": []}
+        while stack and stack[-1]["level"] >= level:
+            stack.pop()
+        (stack[-1]["children"] if stack else roots).append(node)
+        stack.append(node)
+    return tuple(roots)
+
+
+def _prepare(
+    tokens: list[Token], runbook: Runbook, body_start: int
+) -> tuple[dict[str, object], ...]:
+    """Mark fences with their snippets, give headings ids, adjust attributes; the TOC."""
+    by_line = {snippet.line: i for i, snippet in enumerate(runbook.snippets)}
+    seen: dict[str, int] = {}
+    toc: list[tuple[int, str, str]] = []
+    admonitions: list[bool] = []  # open admonitions: collapsible or not
+    for i, token in enumerate(tokens):
+        kind = token.type
+        if kind == "fence":
+            line = body_start + token.map[0] + 1 if token.map else None
+            token.meta["sealbook_snippet"] = by_line.pop(line, None) if line else None
+        elif kind == "heading_open":
+            inline = tokens[i + 1] if i + 1 < len(tokens) else None
+            text = _plain(inline.children if inline is not None else None)
+            ident = _slugify(text, seen)
+            token.attrSet("id", ident)
+            level = int(token.tag[1])
+            if level in TOC_LEVELS:
+                toc.append((level, ident, html.escape(text, quote=False)))
+        elif kind == "inline":
+            for child in token.children or ():
+                if child.type == "link_open" and safe_url(str(child.attrGet("href") or "")) is None:
+                    child.attrs.pop("href", None)
+                    child.attrSet("class", "sb-link-removed")
+                    child.attrSet("title", _REMOVED_TITLE)
+        elif kind in ("th_open", "td_open"):
+            match = _ALIGN_RE.fullmatch(str(token.attrs.pop("style", "")))
+            if match:
+                token.attrSet("align", match.group(1))
+        elif kind == "alert_open":
+            alert = str(token.meta.get("kind") or token.info).lower()
+            token.attrSet("class", f"admonition {alert if alert in _ALERT_KINDS else 'note'}")
+        elif kind == "alert_title_open":
+            token.attrSet("class", "admonition-title")
+        elif kind == "admonition_open":
+            classes = str(token.attrGet("class") or "").split()
+            collapsible = "is-collapsible" in classes
+            admonitions.append(collapsible)
+            if collapsible:  # material's collapsible block: <details class="tip">
+                token.tag = "details"
+                token.attrs = {"class": " ".join(c for c in classes if c in _ADMONITION_TYPES)}
+                if "collapsible-open" in classes:
+                    token.attrSet("open", "")
+        elif kind == "admonition_close":
+            collapsible = admonitions.pop() if admonitions else False
+            if collapsible:
+                token.tag = "details"
+        elif kind in ("admonition_title_open", "admonition_title_close") and (
+            admonitions and admonitions[-1]
+        ):
+            token.tag = "summary"
+            token.attrs = {}
+    return _nest(toc)
 
 
 def render_prose(source: bytes, runbook: Runbook, body_start: int) -> Prose:
@@ -160,32 +327,33 @@ def render_prose(source: bytes, runbook: Runbook, body_start: int) -> Prose:
     """
     text = source.decode("utf-8")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    body = "\n".join(lines[body_start:])
     # An unguessable token: an author cannot write it without changing the digest it comes from.
-    token = "sbsnippet" + hashlib.sha256(source).hexdigest()[:24]
-    for index, snippet in enumerate(runbook.snippets):
-        start = snippet.line - 1
-        if not 0 <= start < len(lines) or _FENCE_RE.fullmatch(lines[start]) is None:
-            continue
-        end = _fence_end(lines, start)
-        indent = " " * (len(lines[start]) - len(lines[start].lstrip(" ")))
-        lines[start] = f"\n{indent}{token}n{index}x\n"
-        for i in range(start + 1, end + 1):
-            lines[i] = "\x00"  # dropped below; keeps later line numbers valid while replacing
-    body = "\n".join(line for line in lines[body_start:] if line != "\x00")
-    rendered, toc = _CONVERTER.convert(body, runbook.slug)
+    token = _PLACEHOLDER_PREFIX + hashlib.sha256(source).hexdigest()[:24]
+    md = parser()
+    env: dict[str, Any] = {"sealbook_token": token}
+    tokens = md.parse(body, env)
+    toc = _prepare(tokens, runbook, body_start)
+    rendered = _renderer().render(tokens, md.options, env)
+    reset = _PAGE_SLUG.set(runbook.slug)
+    try:
+        cleaned = _cleaner().clean(rendered)
+    finally:
+        _PAGE_SLUG.reset(reset)
     parts: list[str | int] = []
     placed: set[int] = set()
     pos = 0
-    for match in _PLACEHOLDER_RE.finditer(rendered):
-        found, digits = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
-        number = int(digits)
-        if found != token or number in placed or number >= len(runbook.snippets):
+    for match in _PLACEHOLDER_RE.finditer(cleaned):
+        number = int(match.group(1))
+        if not match.group(0).startswith(token) or number in placed:
             continue
-        parts.append(rendered[pos : match.start()])
+        if number >= len(runbook.snippets):
+            continue
+        parts.append(cleaned[pos : match.start()])
         parts.append(number)
         placed.add(number)
         pos = match.end()
-    parts.append(rendered[pos:])
-    # A snippet whose fence could not be found in the text still appears, at the end.
+    parts.append(cleaned[pos:])
+    # A snippet whose fence could not be placed in the text still appears, at the end.
     parts.extend(i for i in range(len(runbook.snippets)) if i not in placed)
-    return Prose(tuple(p for p in parts if p != ""), toc)
+    return Prose(tuple(p for p in parts if not isinstance(p, str) or p.strip()), toc)
