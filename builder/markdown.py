@@ -60,6 +60,8 @@ class Outline:
     has_prose: bool
     first_heading: str | None = None
     """The text of the first heading of any level."""
+    links: tuple[str, ...] = ()
+    """Every image source and link target, as written, in order."""
 
 
 def outline(tokens: list[Token], lines: list[str]) -> Outline:
@@ -70,7 +72,12 @@ def outline(tokens: list[Token], lines: list[str]) -> Outline:
     h1_lines: tuple[int, int] | None = None
     prose = False
     first: str | None = None
+    links: list[str] = []
     for i, token in enumerate(tokens):
+        for child in token.children or ():
+            target = child.attrGet("src") if child.type == "image" else child.attrGet("href")
+            if child.type in ("image", "link_open") and target:
+                links.append(str(target))
         if token.type == "heading_open":
             text = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
             heading = text
@@ -96,7 +103,7 @@ def outline(tokens: list[Token], lines: list[str]) -> Outline:
                 prose = True
         elif token.type in ("html_block", "code_block", "hr"):
             prose = True
-    return Outline(tuple(fences), h1, h1_lines, prose, first)
+    return Outline(tuple(fences), h1, h1_lines, prose, first, tuple(links))
 
 
 def _closed(token: Token, lines: list[str]) -> bool:

@@ -36,6 +36,7 @@ from verifier.manifest import (
     BUNDLE_NAME,
     MANIFEST_NAME,
     SOURCES_DIR,
+    LinkedFile,
     Manifest,
     Previous,
     Retired,
@@ -160,6 +161,9 @@ def freeze(
         previous=previous,
         runbooks=tuple(sorted(runbooks, key=lambda r: r.slug)),
         retired=tuple(retired),
+        files=tuple(
+            LinkedFile(f"{SOURCES_DIR}/{path}", digest(data)) for path, data in catalog.files
+        ),
     )
 
 
@@ -262,6 +266,8 @@ def _make_release(catalog: Catalog, version: str, releases: Path, target: Signin
     try:
         for source in catalog.runbooks:
             write_synced(tmp / SOURCES_DIR / f"{source.slug}.md", source.source)
+        for path, data in catalog.files:
+            write_synced(tmp / SOURCES_DIR / path, data)
         write_synced(tmp / MANIFEST_NAME, manifest_bytes)
         write_synced(tmp / BUNDLE_NAME, bundle)
         fsync_tree(tmp)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import stat
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from builder.frontmatter import FrontMatterError, read_front_matter
 from builder.markdown import Outline, outline, parse
 from verifier.digests import signed_text
 from verifier.errors import InputError
-from verifier.manifest import EXECUTABLE_LANGUAGES
+from verifier.files import read_regular
+from verifier.manifest import EXECUTABLE_LANGUAGES, valid_slug
 
 Severity = Literal["error", "warning"]
 
@@ -88,6 +90,8 @@ class SourceRunbook:
     title: str
     metadata: dict[str, Any]
     snippets: tuple[SourceSnippet, ...]
+    links: tuple[str, ...] = ()
+    """Image sources and link targets as written (`linked_files` resolves them)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ class Catalog:
     root: Path
     runbooks: tuple[SourceRunbook, ...]
     problems: tuple[Problem, ...]
+    files: tuple[tuple[str, bytes], ...] = ()
+    """Files the runbooks link or show (images, scripts), by path in the folder: frozen too."""
 
 
 @dataclass(frozen=True)
@@ -313,7 +319,7 @@ def parse_runbook(
                 "runbook has no text and no code blocks; write it or remove it",
             )
         )
-    runbook = SourceRunbook(slug, path, source, str(title), front.metadata, snippets)
+    runbook = SourceRunbook(slug, path, source, str(title), front.metadata, snippets, body.links)
     return runbook, problems
 
 
@@ -449,9 +455,58 @@ def load_catalog(root: Path) -> Catalog:
     runbooks.sort(key=lambda r: r.slug)
     problems.sort(key=lambda p: (p.path, p.line, p.code))
     strict = _require_runnable(resolved, problems)
+    files = linked_files(resolved, runbooks, problems)
     from builder.runnable import classify  # it needs this module's models
 
-    return classify(Catalog(root, tuple(runbooks), tuple(problems)), require_runnable=strict)
+    catalog = Catalog(root, tuple(runbooks), tuple(problems), files)
+    return classify(catalog, require_runnable=strict)
+
+
+MAX_LINKED_FILE_BYTES = 8 * 1024 * 1024
+_URL_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def linked_files(
+    root: Path, runbooks: list[SourceRunbook], problems: list[Problem]
+) -> tuple[tuple[str, bytes], ...]:
+    """Relative images and files the runbooks link inside ``root``: (path, bytes), sorted.
+
+    Runbook links (``x.md``), URLs with a scheme, fragments and targets outside the folder
+    are not files to freeze. A target that is missing is left as written (the page shows
+    the link); one that is not a regular file or is over 8 MiB is a warning.
+    """
+    found: dict[str, bytes] = {}
+    for runbook in runbooks:
+        base = posixpath.dirname(runbook.slug)
+        for target in runbook.links:
+            path = target.split("#", 1)[0].split("?", 1)[0]
+            if not path or path.startswith("/") or _URL_SCHEME_RE.match(path):
+                continue
+            rel = posixpath.normpath(posixpath.join(base, path))
+            if rel.startswith("..") or rel.endswith(".md") or rel in found:
+                continue
+            if not valid_slug(rel):
+                continue
+            file = root / rel
+            try:
+                if not file.resolve().is_relative_to(root) or not file.is_file():
+                    continue  # a link out of the folder is never frozen
+                size = file.stat().st_size
+                if size > MAX_LINKED_FILE_BYTES:
+                    problems.append(
+                        Problem(
+                            runbook.path,
+                            1,
+                            "warning",
+                            "linked-file-too-large",
+                            f"{rel} is over 8 MiB: it is not frozen into the release",
+                        )
+                    )
+                    continue
+                found[rel] = read_regular(file, MAX_LINKED_FILE_BYTES)
+            except OSError:
+                continue
+    return tuple(sorted(found.items()))
 
 
 CATALOG_SETTINGS = "catalog.toml"

@@ -132,6 +132,18 @@ class Runbook:
 
 
 @dataclass(frozen=True)
+class LinkedFile:
+    """A file a runbook links or shows (an image, a script), frozen beside the sources."""
+
+    path: str
+    """Relative to the release folder: ``runbooks/<path in the runbooks folder>``."""
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "digest": self.digest}
+
+
+@dataclass(frozen=True)
 class Retired:
     """A runbook removed since the previous release."""
 
@@ -167,6 +179,9 @@ class Manifest:
     previous: Previous | None
     runbooks: tuple[Runbook, ...]
     retired: tuple[Retired, ...] = ()
+    files: tuple[LinkedFile, ...] = ()
+    """Linked files, sorted by path; the key is written only when there are some (so a
+    release without any keeps the bytes it always had)."""
     schema: str = SCHEMA
     _by_slug: dict[str, Runbook] = field(default_factory=dict, compare=False, repr=False)
 
@@ -191,6 +206,7 @@ class Manifest:
             },
             "runbooks": [rb.to_json() for rb in self.runbooks],
             "retired": [r.to_json() for r in self.retired],
+            **({"files": [f.to_json() for f in self.files]} if self.files else {}),
         }
 
     def to_bytes(self) -> bytes:
@@ -263,6 +279,7 @@ class Manifest:
                 Retired(r["slug"], r["title"], r["last_version"], r["digest"])
                 for r in data["retired"]
             ),
+            files=tuple(LinkedFile(f["path"], f["digest"]) for f in data.get("files", ())),
         )
 
 
@@ -332,6 +349,28 @@ class _Shape:
         return value
 
 
+def _parse_files(s: _Shape, value: object, sources: set[str]) -> tuple[LinkedFile, ...]:
+    """``files``: absent, or a non-empty list sorted by path of distinct files under
+    ``runbooks/`` that are not runbook sources (one spelling per manifest)."""
+    if value is None:
+        return ()
+    items = s.list_(value, "files")
+    if not items:
+        raise s.fail("files", "an empty list is written as no files key")
+    files = []
+    for i, item in enumerate(items):
+        f = s.obj(item, f"files[{i}]", {"path", "digest"})
+        path = s.str_(f["path"], f"files[{i}].path")
+        inner = path.removeprefix(f"{SOURCES_DIR}/")
+        if inner == path or not valid_slug(inner) or path in sources:
+            raise s.fail(f"files[{i}].path", f"not a linked file path {path!r}")
+        files.append(LinkedFile(path, s.digest(f["digest"], f"files[{i}].digest")))
+    paths = [f.path for f in files]
+    if paths != sorted(set(paths)):
+        raise s.fail("files", "paths must be distinct and sorted")
+    return tuple(files)
+
+
 def _parse_manifest(data: object, source: str) -> Manifest:
     s = _Shape(source)
     # The schema first: another schema's fields are not "missing" or "unknown" to it.
@@ -341,10 +380,11 @@ def _parse_manifest(data: object, source: str) -> Manifest:
             f"unknown schema {str(data.get('schema'))[:80]!r} (expected {SCHEMA!r})",
             "use a sealbook that understands this release",
         )
+    keys = {"schema", "version", "created", "source_commit", "previous", "runbooks", "retired"}
     top = s.obj(
         data,
         "manifest",
-        {"schema", "version", "created", "source_commit", "previous", "runbooks", "retired"},
+        keys | ({"files"} if isinstance(data, dict) and "files" in data else set()),
     )
     version = s.str_(top["version"], "version")
     if not valid_version(version):
@@ -387,9 +427,11 @@ def _parse_manifest(data: object, source: str) -> Manifest:
                 digest=s.digest(r["digest"], f"retired[{i}].digest"),
             )
         )
+    files = _parse_files(s, top.get("files"), {rb.path for rb in runbooks})
     return Manifest(
         version=version,
         created=s.str_(top["created"], "created"),
+        files=files,
         source_commit=commit,
         previous=previous,
         runbooks=tuple(runbooks),

@@ -127,7 +127,9 @@ def verify_release(
             verdicts.put(manifest_bytes, bundle_bytes, signed.signature)
     manifest = signed.manifest
     # (4)
-    expected = {rb.path for rb in manifest.runbooks}
+    expected = {rb.path for rb in manifest.runbooks} | {f.path for f in manifest.files}
+    for linked in manifest.files:
+        _check_linked(folder, linked.path, linked.digest)
     proven: dict[str, ProvenFile] = {}
     base = str(folder.absolute())
     for rb in manifest.runbooks:
@@ -169,6 +171,24 @@ def verify_release(
                 "remove it; releases are immutable",
             )
     return VerifiedRelease(**vars(signed), path=folder, bundle_bytes=bundle_bytes, proven=proven)
+
+
+def _check_linked(folder: Path, path: str, want: str) -> None:
+    """A linked file (image, script) frozen beside the sources: present, with its digest."""
+    source = folder / path
+    try:
+        data = read_limited(source, MAX_MANIFEST_BYTES, "linked file")
+    except InputError as exc:
+        raise VerificationError(
+            "source-missing", str(source), exc.problem, "restore the release from its origin"
+        ) from None
+    if digest(data) != want:
+        raise VerificationError(
+            "source-digest-mismatch",
+            str(source),
+            f"bytes differ from the signed digest {want}",
+            "restore the release from its origin",
+        )
 
 
 def _release_files(folder: Path) -> list[str]:

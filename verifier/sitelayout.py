@@ -88,6 +88,11 @@ def release_page(version: str) -> str:
     return f"versions/{version}/index.html"
 
 
+def release_file(version: str, path: str) -> str:
+    """Where a linked file (``runbooks/...`` in the release) of release ``version`` is published."""
+    return f"releases/{version}/{path}"
+
+
 def release_source(version: str, slug: str) -> str:
     """Where the frozen source of ``slug`` in release ``version`` is published."""
     return f"releases/{version}/runbooks/{slug}.md"

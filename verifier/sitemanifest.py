@@ -53,6 +53,7 @@ ROLES: dict[str, str] = {
     "release-manifest": "releases/<version>/manifest.json, the signed bytes",
     "release-bundle": "releases/<version>/manifest.json.sigstore.json",
     "release-source": "releases/<version>/runbooks/<slug>.md, a frozen source",
+    "release-file": "releases/<version>/runbooks/<path>, a linked file (image, script) of a release",
     "trusted-root": "trust/<hex>.json, a trusted root of the building policy",
 }
 

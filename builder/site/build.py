@@ -244,6 +244,13 @@ def _build_into(
                 files.write(layout.release_bundle(rel.version), rel.bundle_bytes, "release-bundle")
         for path, rel, rb in fresh:
             files.write(path, read_source(rel, rb), "release-source")
+        for rel in releases:
+            for linked in rel.manifest.files:
+                files.write(
+                    layout.release_file(rel.version, linked.path),
+                    read_linked(rel, linked.path, linked.digest),
+                    "release-file",
+                )
         for fingerprint, raw in sorted(roots.items()):
             files.write(layout.trusted_root_file(fingerprint), raw, "trusted-root")
     files.finish_links()
@@ -312,6 +319,22 @@ def read_source(rel: ReleaseInput, runbook: Any) -> bytes:
     if not rel.unsigned and digest(data) != runbook.digest:
         raise SourceChanged(
             str(path), "changed since it was verified", "restore the release and build again"
+        )
+    return data
+
+
+def read_linked(rel: ReleaseInput, path: str, want: str) -> bytes:
+    """A linked file of a release, re-checked against its signed digest."""
+    file = rel.sources.parent / path
+    try:
+        data = read_regular(file, MAX_MANIFEST_BYTES)
+    except OSError as exc:
+        raise SourceChanged(
+            str(file), f"cannot read ({exc.strerror})", "restore the release"
+        ) from None
+    if digest(data) != want:
+        raise SourceChanged(
+            str(file), "changed since it was verified", "restore the release and build again"
         )
     return data
 

@@ -27,7 +27,7 @@ import hashlib
 import html
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +66,10 @@ _TAGS = frozenset(
         *("p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "code", "pre", "em"),
         *("strong", "del", "s", "blockquote", "hr", "br", "table", "thead", "tbody", "tr"),
         *("th", "td", "details", "summary", "kbd", "sup", "sub", "section", "div", "span"),
-        *("input", "dl", "dt", "dd", "abbr", "mark", "ins", "small"),
+        *("input", "dl", "dt", "dd", "abbr", "mark", "ins", "small", "img"),
     }
 )
-"""Allowed tags. Not ``img``: the site loads no images yet (Markdown images become links)."""
+"""Allowed tags. ``img`` only with a ``src`` that is the release's copy of a linked file."""
 _CLEAN_CONTENT_TAGS = frozenset(
     {"script", "style", "template", "noscript", "svg", "math", "iframe", "object"}
 )
@@ -81,6 +81,7 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "input": {"checked"},
     "details": {"open"},
     "abbr": {"title"},
+    "img": {"src", "alt", "title"},
 }
 _ATTRIBUTE_VALUES: dict[str, dict[str, set[str]]] = {
     "input": {"type": {"checkbox"}},
@@ -103,8 +104,13 @@ _CLASSES: dict[str, set[str]] = {
 }
 _ALERT_KINDS = {"note", "tip", "important", "warning", "caution"}
 
+_IMG_WITHOUT_SRC_RE = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 _PAGE_SLUG: contextvars.ContextVar[str] = contextvars.ContextVar("sealbook_prose_slug")
 """The slug of the page being sanitized (for `_attribute_filter`'s ``x.md`` links)."""
+_PAGE_FILES: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "sealbook_prose_files"
+)
+"""The page's linked files: path in the runbooks folder -> URL of the release's copy."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,20 @@ def safe_url(url: str) -> str | None:
     return url if match.group(1).lower() in SAFE_SCHEMES else None
 
 
+def linked(url: str, slug: str, files: Mapping[str, str]) -> str | None:
+    """The release's URL of the linked file ``url`` names from ``slug``'s source, if frozen."""
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    if not path or _SCHEME_RE.match(path) or path.startswith("/"):
+        return None
+    return files.get(posixpath.normpath(posixpath.join(posixpath.dirname(slug), path)))
+
+
 def _rewrite(url: str, slug: str) -> str:
-    """A relative ``x.md`` / ``x.md#frag`` link of ``slug``'s page, to that runbook's page."""
+    """A relative ``x.md`` / ``x.md#frag`` link of ``slug``'s page, to that runbook's page;
+    a link to a frozen file, to the release's copy."""
+    frozen = linked(url, slug, _PAGE_FILES.get({}))
+    if frozen is not None:
+        return frozen
     path, sep, anchor = url.partition("#")
     if _SCHEME_RE.match(url) or not path.endswith(".md"):
         return url
@@ -144,6 +162,9 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     """nh3's last word on every kept attribute (Markdown's and raw HTML's alike)."""
     if _PLACEHOLDER_PREFIX in value:
         return None  # a snippet placeholder is text; never let one sit inside an attribute
+    if tag == "img" and attr == "src":
+        # Only the release's own copies of the runbook's images: nothing loads from elsewhere.
+        return value if value in _PAGE_FILES.get({}).values() else None
     if attr in ("href", "src"):
         if safe_url(value) is None:
             return None
@@ -197,6 +218,9 @@ class _Renderer(RendererHTML):
         token = tokens[idx]
         src = str(token.attrGet("src") or "")
         alt = self.renderInlineAsText(token.children, options, env) or src
+        frozen = linked(src, env["sealbook_slug"], env["sealbook_files"])
+        if frozen is not None:  # shown from the release, where it is signed
+            return f'<img src="{html.escape(frozen)}" alt="{html.escape(alt)}">'
         href = f' href="{html.escape(src)}"' if safe_url(src) is not None else ""
         return f"<a{href}>[image: {html.escape(alt, quote=False)}]</a>"
 
@@ -320,26 +344,39 @@ def _prepare(
     return _nest(toc)
 
 
-def render_prose(source: bytes, runbook: Runbook, body_start: int) -> Prose:
+def render_prose(
+    source: bytes, runbook: Runbook, body_start: int, files: Mapping[str, str] | None = None
+) -> Prose:
     """Render ``source`` (the frozen file) with the signed snippets of ``runbook`` in place.
 
-    ``body_start`` is the 0-based line where the body begins (after any front matter).
+    ``body_start`` is the 0-based line where the body begins (after any front matter);
+    ``files`` maps the linked files frozen with the release (path in the runbooks folder)
+    to their URL from the page: images are shown from there, links lead there.
     """
+    files = files or {}
     text = source.decode("utf-8")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     body = "\n".join(lines[body_start:])
     # An unguessable token: an author cannot write it without changing the digest it comes from.
     token = _PLACEHOLDER_PREFIX + hashlib.sha256(source).hexdigest()[:24]
     md = parser()
-    env: dict[str, Any] = {"sealbook_token": token}
+    env: dict[str, Any] = {
+        "sealbook_token": token,
+        "sealbook_slug": runbook.slug,
+        "sealbook_files": files,
+    }
     tokens = md.parse(body, env)
     toc = _prepare(tokens, runbook, body_start)
     rendered = _renderer().render(tokens, md.options, env)
     reset = _PAGE_SLUG.set(runbook.slug)
+    reset_files = _PAGE_FILES.set(files)
     try:
         cleaned = _cleaner().clean(rendered)
     finally:
+        _PAGE_FILES.reset(reset_files)
         _PAGE_SLUG.reset(reset)
+    # An image whose source was not the release's copy lost its ``src``: drop the element.
+    cleaned = _IMG_WITHOUT_SRC_RE.sub("", cleaned)
     parts: list[str | int] = []
     placed: set[int] = set()
     pos = 0

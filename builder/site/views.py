@@ -160,8 +160,15 @@ def revision_view(
 ) -> tuple[dict[str, Any], Prose]:
     """The view of a revision page and its rendered prose."""
     rb = page.runbook
-    prose = render_prose(source, rb, body_start(source))
     root = layout.root_of(page.path)
+    files = {}
+    if not site.preview:  # a preview publishes no release files: its images stay links
+        version = page.release.version
+        files = {
+            f.path.split("/", 1)[1]: root + layout.release_file(version, f.path)
+            for f in page.release.manifest.files
+        }
+    prose = render_prose(source, rb, body_start(source), files)
     parts = list(prose.parts)
     heading = None
     lead = parts[0] if parts else None
