@@ -135,7 +135,15 @@
     });
   }
 
+  /* A latest page forwards by meta refresh, which drops the fragment of a link such as
+     other.md#section: carry it to the revision page (same target as the refresh). */
+  function forwardFragment() {
+    var link = document.querySelector("main.sb-page--latest a.sb-latest-link");
+    if (link && location.hash.length > 1) location.replace(link.href + location.hash);
+  }
+
   function start() {
+    forwardFragment();
     setupCopy();
     setupVersions();
     setupFilters();
