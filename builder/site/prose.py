@@ -28,7 +28,7 @@ import html
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nh3
@@ -121,6 +121,8 @@ class Prose:
     toc: tuple[dict[str, object], ...]
     """TOC tokens of the h2-h4 headings: ``level``, ``id``, ``name`` (plain text,
     HTML-escaped as Python-Markdown's were) and ``children``."""
+    blocks: dict[int, str] = field(default_factory=dict, compare=False)
+    """snippet index -> its fenced block as written (a console transcript, whole)."""
 
 
 def safe_url(url: str) -> str | None:
@@ -288,9 +290,10 @@ def _nest(flat: list[tuple[int, str, str]]) -> tuple[dict[str, object], ...]:
 
 
 def _prepare(
-    tokens: list[Token], runbook: Runbook, body_start: int
+    tokens: list[Token], runbook: Runbook, body_start: int, blocks: dict[int, str]
 ) -> tuple[dict[str, object], ...]:
-    """Mark fences with their snippets, give headings ids, adjust attributes; the TOC."""
+    """Mark fences with their snippets (``blocks`` gets each one's text as written), give
+    headings ids, adjust attributes; the TOC."""
     by_line = {snippet.line: i for i, snippet in enumerate(runbook.snippets)}
     seen: dict[str, int] = {}
     toc: list[tuple[int, str, str]] = []
@@ -299,7 +302,10 @@ def _prepare(
         kind = token.type
         if kind == "fence":
             line = body_start + token.map[0] + 1 if token.map else None
-            token.meta["sealbook_snippet"] = by_line.pop(line, None) if line else None
+            index = by_line.pop(line, None) if line else None
+            token.meta["sealbook_snippet"] = index
+            if index is not None:
+                blocks[index] = token.content
         elif kind == "heading_open":
             inline = tokens[i + 1] if i + 1 < len(tokens) else None
             text = _plain(inline.children if inline is not None else None)
@@ -366,7 +372,8 @@ def render_prose(
         "sealbook_files": files,
     }
     tokens = md.parse(body, env)
-    toc = _prepare(tokens, runbook, body_start)
+    blocks: dict[int, str] = {}
+    toc = _prepare(tokens, runbook, body_start, blocks)
     rendered = _renderer().render(tokens, md.options, env)
     reset = _PAGE_SLUG.set(runbook.slug)
     reset_files = _PAGE_FILES.set(files)
@@ -393,4 +400,4 @@ def render_prose(
     parts.append(cleaned[pos:])
     # A snippet whose fence could not be placed in the text still appears, at the end.
     parts.extend(i for i in range(len(runbook.snippets)) if i not in placed)
-    return Prose(tuple(p for p in parts if not isinstance(p, str) or p.strip()), toc)
+    return Prose(tuple(p for p in parts if not isinstance(p, str) or p.strip()), toc, blocks)

@@ -19,7 +19,6 @@ from markupsafe import Markup
 
 from builder.console import reduce_console
 from builder.frontmatter import body_start as front_matter_body_start
-from builder.markdown import outline, parse
 from builder.runbook import CONSOLE_LANGUAGES, split_lines
 from builder.site import model as m
 from builder.site.prose import Prose, render_prose
@@ -72,14 +71,14 @@ def provenance(rel: m.ReleaseInput) -> dict[str, Any]:
 
 
 def snippet_views(
-    rb: Runbook, version: str, site: SiteContext, source: bytes | None = None
+    rb: Runbook, version: str, site: SiteContext, blocks: dict[int, str] | None = None
 ) -> list[dict[str, Any]]:
     """Per snippet: id, language, digest, code, exact copy text and the pinned command.
 
-    With the frozen ``source``, a console block shows its whole transcript (output dimmed);
-    its copy text and run command stay the signed commands.
+    With the ``blocks`` as written (`Prose.blocks`), a console block shows its whole
+    transcript (output dimmed); its copy text and run command stay the signed commands.
     """
-    shown = transcripts(source, rb) if source is not None else {}
+    shown = transcripts(blocks, rb) if blocks else {}
     views = []
     for s in rb.snippets:
         run = None
@@ -100,25 +99,18 @@ def snippet_views(
     return views
 
 
-def transcripts(source: bytes, rb: Runbook) -> dict[str, Markup]:
+def transcripts(blocks: dict[int, str], rb: Runbook) -> dict[str, Markup]:
     """snippet id -> the console block as written, command lines marked, output dimmed.
 
-    Taken from the same CommonMark parse that made the snippets (`builder.markdown`): the
-    block at the snippet's signed line. A transcript whose commands are not the signed text
-    is not shown (the signed text is, as for any block).
+    ``blocks`` come from the same CommonMark parse that made the snippets. A transcript whose
+    commands are not the signed text is not shown (the signed text is, as for any block).
     """
-    console = {s.line: s for s in rb.snippets if s.language in CONSOLE_LANGUAGES}
-    if not console:
-        return {}
-    start = body_start(source)
-    parts = split_lines(source.decode("utf-8"))
-    fences = outline(parse("".join(parts[start:])), [p.rstrip("\r\n") for p in parts[start:]])
     found: dict[str, Markup] = {}
-    for fence in fences.fences:
-        snippet = console.get(start + fence.line + 1)
-        if snippet is None:
+    for index, content in blocks.items():
+        snippet = rb.snippets[index]
+        if snippet.language not in CONSOLE_LANGUAGES:
             continue
-        lines = fence.content.rstrip("\n").split("\n")
+        lines = content.rstrip("\n").split("\n")
         reduction = reduce_console(lines)
         if signed_text(reduction.text) != snippet.text:
             continue
@@ -192,7 +184,7 @@ def revision_view(
         "prov": provenance(page.release),
         "meta_rows": meta_rows(rb),
         "alerts": layout.alerts_of(rb),
-        "snippets": snippet_views(rb, page.release.version, site, source),
+        "snippets": snippet_views(rb, page.release.version, site, prose.blocks),
         "body": body,
         "diff_from": layout.relative(page.path, diff_from) if diff_from else None,
     }
