@@ -12,10 +12,11 @@ must verify under it too before the release is written.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from builder.sign import DEFAULT_DEV_STATE, INSTANCES, SigningTarget
+from builder.sign import DEFAULT_DEV_STATE, INSTANCES, TRUST_CONFIG_ENV, SigningTarget
 from verifier.commands._options import add_releases, add_runbooks
 from verifier.errors import EXIT_OK
 
@@ -31,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Sigstore instance (default: production)",
     )
     parser.add_argument(
-        "--trust-config", type=Path, help="ClientTrustConfig JSON of a private Sigstore deployment"
+        "--trust-config",
+        type=Path,
+        default=Path(os.environ[TRUST_CONFIG_ENV]) if os.environ.get(TRUST_CONFIG_ENV) else None,
+        help=f"ClientTrustConfig JSON of a private Sigstore deployment (default: ${TRUST_CONFIG_ENV})",
     )
     parser.add_argument(
         "--identity-token-file", type=Path, help="file holding the OIDC identity token"
