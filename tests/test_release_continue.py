@@ -181,3 +181,19 @@ def test_continuing_needs_a_policy(world: Path, published: Path, tmp_path: Path)
         "--continue-from", str(published), env={"SEALBOOK_POLICY": ""}, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 4 and "none found" in result.stderr
+
+
+def test_a_local_chain_that_does_not_verify_stops_before_signing(
+    world: Path, published: Path, tmp_path: Path
+) -> None:
+    releases = tmp_path / "releases"
+    shutil.copytree(published.resolve() / "releases", releases)
+    source = releases / "1.0" / "runbooks" / "hosts" / "disk.md"
+    source.chmod(0o644)
+    source.write_bytes(source.read_bytes() + b"rm -rf /\n")
+    before = dev_log_lines(world)
+    rc, out = release(world, "1.1", releases)
+    assert rc == 1, out
+    (line,) = out.strip().splitlines()
+    assert "1.0: does not verify under the policy (source-digest-mismatch" in line
+    assert dev_log_lines(world) == before and not (releases / "1.1").exists()
