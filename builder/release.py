@@ -44,6 +44,7 @@ from verifier.manifest import (
     Snippet,
     valid_version,
 )
+from verifier.policy import TrustPolicy
 from verifier.release import MAX_MANIFEST_BYTES, release_folders
 from verifier.signature import MAX_BUNDLE_BYTES
 
@@ -209,8 +210,21 @@ def source_commit(runbooks: Path) -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
-def make_release(catalog: Catalog, version: str, releases: Path, target: SigningTarget) -> Path:
-    """Freeze, sign and write release ``version`` under ``releases``; return its folder."""
+def make_release(
+    catalog: Catalog,
+    version: str,
+    releases: Path,
+    target: SigningTarget,
+    policy: TrustPolicy | None = None,
+    continue_from: str | None = None,
+) -> Path:
+    """Freeze, sign and write release ``version`` under ``releases``; return its folder.
+
+    With a ``policy``, nothing is signed unless the releases already there (after bringing
+    in those at ``continue_from``, see `builder.continuation`) verify under it, and nothing
+    is written unless the new signature verifies under it too: a release whose signer the
+    policy does not allow would be written once and fail every verification after.
+    """
     if not valid_version(version):
         raise UsageError(
             version,
@@ -225,15 +239,31 @@ def make_release(catalog: Catalog, version: str, releases: Path, target: Signing
         ) from None
     # One release at a time: two at once would both name the same head as previous (a fork).
     with exclusive(lock, f"waiting for another release into {releases} to finish"):
-        return _make_release(catalog, version, releases, target)
+        if continue_from is not None:
+            if policy is None:
+                raise UsageError(
+                    continue_from, "continuing a chain needs a policy", "pass --policy"
+                )
+            from builder.continuation import bring_in
+
+            bring_in(continue_from, releases, policy)
+        return _make_release(catalog, version, releases, target, policy)
 
 
-def _make_release(catalog: Catalog, version: str, releases: Path, target: SigningTarget) -> Path:
+def _make_release(
+    catalog: Catalog,
+    version: str,
+    releases: Path,
+    target: SigningTarget,
+    policy: TrustPolicy | None,
+) -> Path:
     final = releases / version
     if final.exists():
         raise ReleaseError(
             str(final), "release already exists; releases are immutable", "choose a new version"
         )
+    if policy is not None:
+        _verify_existing(releases, policy)
     history = read_history(releases)
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     manifest = freeze(catalog, version, history, created, source_commit(catalog.root))
@@ -261,6 +291,8 @@ def _make_release(catalog: Catalog, version: str, releases: Path, target: Signin
                 time.sleep(1.0)
                 bundle = session.sign(manifest_bytes)
                 tries += 1
+    if policy is not None:
+        _verify_new_signature(manifest_bytes, bundle, policy, final)
     _remove_stale_temporaries(releases)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{os.getpid()}-", dir=releases))
     try:
@@ -285,6 +317,39 @@ def _make_release(catalog: Catalog, version: str, releases: Path, target: Signin
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _verify_existing(releases: Path, policy: TrustPolicy) -> None:
+    """The chain a new release extends must verify under ``policy`` before anything is signed."""
+    from verifier.release import verify_releases
+
+    if not release_folders(releases):
+        return
+    verdict = verify_releases(releases, policy)
+    if not verdict.ok:
+        bad = next(r for r in verdict.results if not r.ok)
+        raise ReleaseError(
+            f"{releases}/{bad.item}",
+            f"does not verify under the policy ({bad.reason}: {bad.detail})",
+            "nothing was signed; run `sealbook-verify releases` and fix the chain or the policy",
+        )
+
+
+def _verify_new_signature(
+    manifest_bytes: bytes, bundle: bytes, policy: TrustPolicy, final: Path
+) -> None:
+    """Refuse to write a release the policy would reject (its signer, above all)."""
+    from verifier.errors import VerificationError
+    from verifier.signature import parse_bundle, verify_signature
+
+    try:
+        verify_signature(manifest_bytes, parse_bundle(bundle, str(final)), policy, str(final))
+    except VerificationError as exc:
+        raise ReleaseError(
+            str(final),
+            f"not written: its signature would not verify under {policy.source} ({exc.reason}: {exc.problem})",
+            "sign as a signer the policy allows, or add a rule for this one if you trust it",
+        ) from None
 
 
 def _signed_at(bundle: bytes) -> datetime:

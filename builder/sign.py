@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 INSTANCES = ("production", "staging", "dev")
 TOKEN_ENV = "SIGSTORE_ID_TOKEN"  # noqa: S105 - a variable name, not a secret
 TOKEN_FILE_ENV = "SEALBOOK_ID_TOKEN_FILE"  # noqa: S105 - a variable name
+TRUST_CONFIG_ENV = "SEALBOOK_TRUST_CONFIG"
 DEFAULT_DEV_STATE = Path(".sealbook/dev-instance")
 
 
@@ -50,6 +51,17 @@ def signer_for(target: SigningTarget) -> Iterator[SigningSession]:
     from sigstore.models import ClientTrustConfig
     from sigstore.sign import SigningContext
 
+    if target.instance == "dev" and target.trust_config is None:
+        from builder.devinstance import DevInstance
+
+        with DevInstance(target.dev_state) as dev:
+            config = ClientTrustConfig.from_json(dev.trust_config_path.read_text(encoding="utf-8"))
+            yield SigningSession(
+                SigningContext.from_trust_config(config), _token(target, dev.identity_token())
+            )
+        return
+    # The token first: a missing CI permission is reported before any network is needed.
+    token = _token(target, None)
     if target.trust_config is not None:
         try:
             raw = target.trust_config.read_text(encoding="utf-8")
@@ -64,16 +76,7 @@ def signer_for(target: SigningTarget) -> Iterator[SigningSession]:
                 f"not a ClientTrustConfig ({type(exc).__name__})",
                 "check --trust-config",
             ) from None
-        yield SigningSession(SigningContext.from_trust_config(config), _token(target, None))
-        return
-    if target.instance == "dev":
-        from builder.devinstance import DevInstance
-
-        with DevInstance(target.dev_state) as dev:
-            config = ClientTrustConfig.from_json(dev.trust_config_path.read_text(encoding="utf-8"))
-            yield SigningSession(
-                SigningContext.from_trust_config(config), _token(target, dev.identity_token())
-            )
+        yield SigningSession(SigningContext.from_trust_config(config), token)
         return
     try:
         config = (
@@ -87,7 +90,7 @@ def signer_for(target: SigningTarget) -> Iterator[SigningSession]:
             f"cannot fetch the trust configuration ({type(exc).__name__})",
             "signing with a public instance needs network; use --trust-config or --instance dev offline",
         ) from None
-    yield SigningSession(SigningContext.from_trust_config(config), _token(target, None))
+    yield SigningSession(SigningContext.from_trust_config(config), token)
 
 
 def _token(target: SigningTarget, dev_token: str | None) -> str:
@@ -107,19 +110,48 @@ def _token(target: SigningTarget, dev_token: str | None) -> str:
             ) from None
     if dev_token is not None:
         return dev_token
-    from sigstore.oidc import detect_credential
-
-    try:
-        ambient = detect_credential()
-    except Exception:  # noqa: BLE001 - id's detectors raise their own error types
-        ambient = None
+    ambient = ambient_credential()
     if ambient:
         return ambient
     raise SigningError(
         "identity token",
-        f"none found (no ${TOKEN_ENV}, no ${TOKEN_FILE_ENV}, no ambient CI credential)",
-        "in CI grant the job an OIDC token (GitHub: permissions: id-token: write)",
+        f"none found (no ${TOKEN_ENV}, no ${TOKEN_FILE_ENV}, and no CI credential detected: "
+        "GitHub Actions, GitLab CI, CircleCI, Buildkite or Google Cloud)",
+        f"in CI grant the job an OIDC token: {GITHUB_FIX}; {GITLAB_FIX}",
     )
+
+
+GITHUB_FIX = "GitHub Actions: `permissions: id-token: write` on the job"
+GITLAB_FIX = "GitLab CI: `id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore` on the job"
+AMBIENT_FIXES = {
+    "GitHub": "the token service did not give a token; re-run the job, and check " + GITHUB_FIX,
+    "GitLab": "add `id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore` to the job",
+    "CircleCI": "run in a CircleCI job with the `circleci` CLI on PATH (it mints the OIDC token)",
+    "Buildkite": "run on a Buildkite agent with `buildkite-agent` on PATH",
+    "GCP": "check the service account ($GOOGLE_SERVICE_ACCOUNT_NAME) and the metadata server",
+}
+
+
+def ambient_credential() -> str | None:
+    """The CI's ambient OIDC token (``id``'s detectors), or None outside CI.
+
+    A CI detected but unable to give a token is a `SigningError` carrying the detector's own
+    message and the fix for that CI.
+    """
+    import id as oidc_id
+
+    try:
+        return oidc_id.detect_credential("sigstore")
+    except oidc_id.GitHubOidcPermissionCredentialError as exc:
+        fix = "give the job `permissions: id-token: write` (a pull request from a fork never gets one)"
+        raise SigningError("ambient CI credential", str(exc), fix) from None
+    except oidc_id.IdentityError as exc:
+        message = str(exc) or type(exc).__name__
+        provider = message.split(":", 1)[0]
+        fix = AMBIENT_FIXES.get(
+            provider, "the CI's token must have audience `sigstore`; " + GITLAB_FIX
+        )
+        raise SigningError("ambient CI credential", message, fix) from None
 
 
 class SigningSession:

@@ -19,7 +19,7 @@ import pytest
 from builder.markdown import parse
 from builder.runbook import load_catalog, split_lines
 from builder.runnable import bash_n
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, require_shared, run_cli
 
 SHARED = Path(FIXTURES).parent.parent  # ../shared beside the clone, as the Sigstore fixtures
 CORPORA = {
@@ -29,16 +29,10 @@ CORPORA = {
 PROMPT = re.compile(r"^(?:\$|❯) ")
 PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9_.:-]*>")
 
-pytestmark = pytest.mark.skipif(
-    not all(p.is_dir() for p in CORPORA.values()),
-    reason="../shared/corpora is not beside the clone",
-)
-
 
 @pytest.fixture(scope="module", params=sorted(CORPORA))
 def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not CORPORA[request.param].is_dir():
-        pytest.fail(f"the real runbook corpora are missing at {CORPORA[request.param]}")
+    require_shared(CORPORA[request.param], "real runbook corpora")
     folder = tmp_path_factory.mktemp(request.param) / "runbooks"
     shutil.copytree(CORPORA[request.param], folder)
     return folder

@@ -29,6 +29,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 from sigstore._internal import merkle as sigstore_merkle
+from sigstore._internal.fulcio.client import FulcioClientError
 from sigstore.errors import VerificationError
 from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
 from sigstore.oidc import IdentityToken
@@ -189,8 +190,8 @@ def test_leaf_certificate_matches_the_fulcio_profile(instance: DevInstance) -> N
 
 
 def test_uri_identity_and_custom_issuer_are_certified(instance: DevInstance) -> None:
-    workflow = "https://github.com/acme/runbooks/.github/workflows/release.yml@refs/heads/main"
-    issuer = "https://token.actions.githubusercontent.com"
+    workflow = "https://ci.example.com/acme/runbooks/pipelines/release@refs/heads/main"
+    issuer = "https://ci.example.com"
     data = b"data"
     bundle = sign(instance, data, identity_token(workflow, issuer))
     verifier_for(instance.trusted_root_path).verify_artifact(
@@ -198,6 +199,19 @@ def test_uri_identity_and_custom_issuer_are_certified(instance: DevInstance) -> 
     )
     with pytest.raises(VerificationError):
         verifier_for(instance.trusted_root_path).verify_artifact(data, bundle, DEV_POLICY)
+
+
+def test_a_ci_issuers_token_without_its_claims_is_refused_like_fulcio(
+    instance: DevInstance,
+) -> None:
+    # Fulcio derives a GitHub certificate from job_workflow_ref & co; without them it refuses.
+    token = identity_token(
+        "https://github.com/acme/runbooks/.github/workflows/release.yml@refs/heads/main",
+        "https://token.actions.githubusercontent.com",
+    )
+    # (sigstore drops the refusal's message for a 4xx response; the dev log has it.)
+    with pytest.raises(FulcioClientError):
+        sign(instance, b"data", token)
 
 
 def test_signing_takes_well_under_half_a_second(instance: DevInstance) -> None:

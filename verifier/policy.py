@@ -8,10 +8,15 @@ trusted_root = "builtin:production"      # sealbook's pinned copy; or a path to 
 trusted_root = ".sealbook/dev-instance/trusted_root.json"
 dev = true                               # everything it verifies shows as DEV
 
-[[trust.signers]]                        # an identity + issuer pair bound to one named root
+[[trust.signers]]                        # an issuer + exact identity, bound to one named root
 identity = "https://github.com/acme/runbooks/.github/workflows/release.yml@refs/heads/main"
 issuer = "https://token.actions.githubusercontent.com"
 root = "production"
+
+[[trust.signers]]                        # or an issuer + claims (see verifier/claims.py)
+issuer = "https://token.actions.githubusercontent.com"
+root = "production"
+claims = { source_repository_uri = "https://github.com/acme/runbooks", source_repository_ref = "refs/tags/runbooks-*" }
 
 [trust]
 clock_skew_seconds = 300                 # tolerance for run-before-release checks
@@ -38,6 +43,7 @@ from verifier.trust_roots import BUILTIN_PRODUCTION, PRODUCTION_ROOT, PRODUCTION
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
+    from sigstore.verify.policy import VerificationPolicy
 
 DEFAULT_SKEW_SECONDS = 300
 POLICY_ENV = "SEALBOOK_POLICY"
@@ -94,11 +100,40 @@ def _verifier_for(path: Path, raw: bytes) -> Verifier:
 
 @dataclass(frozen=True)
 class AllowedSigner:
-    """An identity + OIDC issuer pair, valid only under one named root."""
+    """An OIDC issuer plus an exact identity and/or claims, valid only under one named root."""
 
-    identity: str
+    identity: str | None
+    """The certificate's exact SAN; None when the claims alone decide."""
     issuer: str
     root: str
+    claims: tuple[tuple[str, str], ...] = ()
+    """(claim, exact value or ``*`` glob) pairs matched against Fulcio extensions."""
+
+    @property
+    def label(self) -> str:
+        """The rule in one line, for reports and the site."""
+        parts = [self.identity] if self.identity else []
+        parts += [f"{name}={value}" for name, value in self.claims]
+        return ", ".join(parts)
+
+    def sigstore_policy(self) -> VerificationPolicy:
+        """This rule as one sigstore policy (issuer, identity, every claim must hold)."""
+        from sigstore.verify import policy as sigpolicy
+
+        from verifier.claims import claims_policy
+
+        checks: list[VerificationPolicy] = []
+        if self.identity is not None:
+            checks.append(sigpolicy.Identity(identity=self.identity, issuer=self.issuer))
+        else:
+            # Fulcio writes the issuer twice (.1.1 raw, deprecated; .1.8 DER): either will do.
+            checks.append(
+                sigpolicy.AnyOf(
+                    [sigpolicy.OIDCIssuer(self.issuer), sigpolicy.OIDCIssuerV2(self.issuer)]
+                )
+            )
+        checks += claims_policy(self.claims)
+        return sigpolicy.AllOf(checks)
 
 
 @dataclass(frozen=True)
@@ -161,7 +196,7 @@ class TrustPolicy:
             raise TrustError(
                 "trust policy",
                 f"none found (no --policy, no ${POLICY_ENV}, no ./{POLICY_FILE})",
-                "pass --policy FILE; see docs/policy.md",
+                "pass --policy FILE; see docs/releases.md#trust-policy-sealbooktoml",
             )
         try:
             raw = read_regular(path, MAX_POLICY_BYTES + 1)
@@ -243,24 +278,43 @@ def _parse_signers(
 ) -> tuple[AllowedSigner, ...]:
     if not isinstance(value, list) or not value:
         raise TrustError(
-            where, "no allowed signers ([[trust.signers]])", "add identity, issuer and root"
+            where,
+            "no allowed signers ([[trust.signers]])",
+            "add issuer, identity or claims, and root",
         )
-    signers = []
-    for i, spec in enumerate(value):
-        if not isinstance(spec, dict):
-            raise TrustError(where, f"trust.signers[{i}] must be a table", "fix the policy file")
-        fields = {k: spec.get(k) for k in ("identity", "issuer", "root")}
-        if not all(isinstance(v, str) and v for v in fields.values()):
-            raise TrustError(
-                where, f"trust.signers[{i}] needs identity, issuer and root", "fix the policy file"
-            )
-        if fields["root"] not in roots:
-            raise TrustError(
-                where,
-                f"trust.signers[{i}] names unknown root {fields['root']!r}",
-                "define it under [trust.roots]",
-            )
-        signers.append(
-            AllowedSigner(str(fields["identity"]), str(fields["issuer"]), str(fields["root"]))
+    return tuple(
+        _parse_signer(spec, roots, where, f"trust.signers[{i}]") for i, spec in enumerate(value)
+    )
+
+
+def _parse_signer(spec: Any, roots: dict[str, TrustRoot], where: str, label: str) -> AllowedSigner:
+    """One signer: issuer + root, and an exact identity, claims, or both."""
+    from verifier.claims import check_not_over_broad, parse_claims
+
+    if not isinstance(spec, dict):
+        raise TrustError(where, f"{label} must be a table", "fix the policy file")
+    unknown = sorted(set(spec) - {"identity", "issuer", "root", "claims"})
+    if unknown:
+        raise TrustError(
+            where,
+            f"{label} has unknown keys {unknown}",
+            "a signer takes issuer, root, identity and claims",
         )
-    return tuple(signers)
+    issuer, root, identity = spec.get("issuer"), spec.get("root"), spec.get("identity")
+    if not (isinstance(issuer, str) and issuer and isinstance(root, str) and root) or (
+        identity is not None and not (isinstance(identity, str) and identity)
+    ):
+        raise TrustError(where, f"{label} needs identity, issuer and root", "fix the policy file")
+    if identity is None and "claims" not in spec:
+        raise TrustError(
+            where,
+            f"{label} needs identity, issuer and root (or claims instead of identity)",
+            "fix the policy file",
+        )
+    if root not in roots:
+        raise TrustError(
+            where, f"{label} names unknown root {root!r}", "define it under [trust.roots]"
+        )
+    claims = parse_claims(spec["claims"], where, label) if "claims" in spec else ()
+    check_not_over_broad(identity, claims, where, label)
+    return AllowedSigner(identity, issuer, root, claims)

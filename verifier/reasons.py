@@ -23,7 +23,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "signer-not-allowed",
-        "the signature verifies but its identity/issuer is not allowed by the policy",
+        "the signature verifies but no signer rule of the policy (issuer, identity, claims) allows it",
     ),
     ("dev-root-not-allowed", "signed under a dev root that the policy does not list"),
     (

@@ -81,11 +81,9 @@ def verify_signature(
         signers = policy.signers_for(root.name)
         if not signers:
             continue
-        identities = sigpolicy.AnyOf(
-            [sigpolicy.Identity(identity=s.identity, issuer=s.issuer) for s in signers]
-        )
+        allowed = sigpolicy.AnyOf([s.sigstore_policy() for s in signers])
         try:
-            root.verifier().verify_artifact(data, bundle, identities)
+            root.verifier().verify_artifact(data, bundle, allowed)
         except SigstoreVerificationError:
             continue
         return _facts(bundle, root, signers)
@@ -113,7 +111,7 @@ def _why_rejected(
             return VerificationError(
                 "signer-not-allowed",
                 subject,
-                f"signed by {identity} ({issuer}) under root {root.name!r}, which the policy does not allow",
+                f"signed by {identity} ({issuer}{_claims_note(cert)}) under root {root.name!r}, which the policy does not allow",
                 "add the signer to the policy only if you trust it",
             )
     finally:
@@ -132,6 +130,16 @@ def _why_rejected(
         "the Sigstore bundle does not verify for these bytes under any root of the policy",
         "the file or its bundle was altered, or it was signed under another root",
     )
+
+
+def _claims_note(cert: Certificate) -> str:
+    """The certificate's repository, ref and trigger, when it has them (what claims rules match)."""
+    from verifier.claims import certificate_claims
+
+    found = certificate_claims(
+        cert, ("source_repository_uri", "source_repository_ref", "build_trigger")
+    )
+    return "".join(f"; {name} {value}" for name, value in found.items())
 
 
 def _facts(bundle: Bundle, root: TrustRoot, signers: list[AllowedSigner]) -> SignatureFacts:

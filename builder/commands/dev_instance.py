@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from builder.devinstance import DEV_IDENTITY, DEV_ISSUER, DevInstance
-from verifier.errors import EXIT_OK, InputError
+from verifier.errors import EXIT_OK, InputError, UsageError
 
 DEFAULT_STATE = Path(".sealbook/dev-instance")
 
@@ -44,6 +44,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEV_ISSUER,
         help=f"OIDC issuer the printed token names (default: {DEV_ISSUER})",
     )
+    ci = parser.add_mutually_exclusive_group()
+    ci.add_argument(
+        "--github",
+        metavar="OWNER/REPO@REF",
+        help="print a token with the claims of a GitHub Actions job instead (e.g. acme/runbooks@refs/tags/runbooks-1.0)",
+    )
+    ci.add_argument(
+        "--gitlab",
+        metavar="GROUP/PROJECT@REF",
+        help="print a token with the claims of a GitLab CI job instead (ref: refs/tags/T or refs/heads/B)",
+    )
+    parser.add_argument(
+        "--trigger",
+        default="push",
+        help="the CI job's trigger (GitHub event_name, GitLab pipeline_source; default: push)",
+    )
 
 
 def _banner(instance: DevInstance) -> str:
@@ -62,10 +78,31 @@ Stop with Ctrl-C.
 """
 
 
+def _ci_claims(args: argparse.Namespace) -> dict[str, object] | None:
+    """The claims of the CI job ``--github`` or ``--gitlab`` names, if either."""
+    from builder.devinstance.ciprovider import github_actions_claims, gitlab_ci_claims
+
+    spec = args.github or args.gitlab
+    if spec is None:
+        return None
+    repository, _, ref = spec.partition("@")
+    if not repository.count("/") or not ref.startswith(("refs/heads/", "refs/tags/")):
+        raise UsageError(spec, "not REPOSITORY@REF", "e.g. acme/runbooks@refs/tags/runbooks-1.0")
+    if args.github:
+        return github_actions_claims(repository, ref, event_name=args.trigger)
+    kind, name = ref[len("refs/") :].split("/", 1)
+    return gitlab_ci_claims(
+        repository,
+        name,
+        ref_type="branch" if kind == "heads" else "tag",
+        pipeline_source=args.trigger,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Print a token, or serve until Ctrl-C / SIGTERM; exit 0 on a clean stop."""
     if args.print_token:
-        print(DevInstance(args.state).identity_token(args.identity, args.issuer))
+        print(DevInstance(args.state).identity_token(args.identity, args.issuer, _ci_claims(args)))
         return EXIT_OK
     instance = DevInstance(args.state)
     stop = threading.Event()

@@ -24,6 +24,7 @@ from builder.devinstance.oidc import Claims
 
 OIDC_ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OIDC_ISSUER_V2_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+FULCIO_OID_PREFIX = "1.3.6.1.4.1.57264.1."
 
 LEAF_LIFETIME = dt.timedelta(minutes=10)
 # Backdated so a verifier whose clock is a little behind still sees a valid leaf.
@@ -96,6 +97,11 @@ class CertificateAuthority:
                 False,
             )
         )
+        for arc, value, is_der in claims.extensions:
+            raw = der.utf8_string(value) if is_der else value.encode()
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(ObjectIdentifier(FULCIO_OID_PREFIX + arc), raw), False
+            )
         # The SCT signs the precertificate TBS: the final TBS minus the SCT list.
         # Building without it first gives exactly those bytes, because the SCT
         # extension goes last and everything else is identical.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -88,7 +89,14 @@ class DevInstance:
         self.stop()
 
     def identity_token(
-        self, identity: str = oidc.DEV_IDENTITY, issuer: str = oidc.DEV_ISSUER
+        self,
+        identity: str = oidc.DEV_IDENTITY,
+        issuer: str = oidc.DEV_ISSUER,
+        extra_claims: Mapping[str, object] | None = None,
     ) -> str:
-        """An unsigned dev identity token (ten minutes) this instance will certify."""
-        return oidc.identity_token(identity, issuer)
+        """An unsigned dev identity token (ten minutes) this instance will certify.
+
+        ``extra_claims`` from `ciprovider.github_actions_claims` or `gitlab_ci_claims` stand
+        in for a CI job's token: the certificate then carries Fulcio's CI extensions.
+        """
+        return oidc.identity_token(identity, issuer, extra_claims)

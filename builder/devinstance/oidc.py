@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from builder.devinstance import ciprovider
 from builder.devinstance.errors import RequestRejected
 
 DEV_IDENTITY = "dev@sealbook.invalid"
@@ -25,10 +27,12 @@ TOKEN_LIFETIME_SECONDS = 600
 
 @dataclass(frozen=True)
 class Claims:
-    """What the dev CA certifies: the identity (email or URI) and the OIDC issuer."""
+    """What the dev CA certifies: the identity (email or URI), the OIDC issuer, CI extensions."""
 
     identity: str
     issuer: str
+    extensions: tuple[ciprovider.Extension, ...] = ()
+    """Fulcio extensions derived from a CI provider's claims (see `ciprovider`)."""
 
 
 def _b64url(data: bytes) -> str:
@@ -43,12 +47,19 @@ def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def identity_token(identity: str = DEV_IDENTITY, issuer: str = DEV_ISSUER) -> str:
+def identity_token(
+    identity: str = DEV_IDENTITY,
+    issuer: str = DEV_ISSUER,
+    extra_claims: Mapping[str, object] | None = None,
+) -> str:
     """Return an unsigned JWT for ``identity`` from ``issuer``, valid for ten minutes.
 
     It holds the claims sigstore-python requires (aud, sub, iat, exp, iss) plus
-    ``email``; the identity goes in both ``sub`` and ``email``.
+    ``email``; the identity goes in both ``sub`` and ``email``. ``extra_claims`` (e.g.
+    `ciprovider.github_actions_claims`) are added and win; a CI token names no email.
     """
+    if extra_claims is not None:
+        return ci_token(extra_claims)
     now = int(time.time())
     header = {"alg": "none", "typ": "JWT"}
     payload = {
@@ -63,6 +74,19 @@ def identity_token(identity: str = DEV_IDENTITY, issuer: str = DEV_ISSUER) -> st
     }
     # An empty third segment: the JWS compact form of an unsigned token.
     return f"{_b64url_json(header)}.{_b64url_json(payload)}."
+
+
+def ci_token(claims: Mapping[str, object]) -> str:
+    """An unsigned JWT holding a CI provider's ``claims`` (they include ``iss`` and ``sub``)."""
+    now = int(time.time())
+    payload = {
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + TOKEN_LIFETIME_SECONDS,
+        **claims,
+    }
+    return f"{_b64url_json({'alg': 'none', 'typ': 'JWT'})}.{_b64url_json(payload)}."
 
 
 def read_claims(token: str, now: float | None = None) -> Claims:
@@ -87,9 +111,14 @@ def read_claims(token: str, now: float | None = None) -> Claims:
     if not isinstance(exp, int) or exp <= (time.time() if now is None else now):
         raise RequestRejected("identity token has expired or has no exp claim", 401)
     issuer = payload.get("iss")
-    identity = payload.get("email", payload.get("sub"))
     if not isinstance(issuer, str) or not issuer:
         raise RequestRejected("identity token has no iss claim", 401)
+    # Like Fulcio: a CI provider's token is certified as its workflow, with its claims.
+    derived = ciprovider.derive(issuer, payload)
+    if derived is not None:
+        san, extensions = derived
+        return Claims(identity=san, issuer=issuer, extensions=tuple(extensions))
+    identity = payload.get("email", payload.get("sub"))
     if not isinstance(identity, str) or not identity:
         raise RequestRejected("identity token has neither an email nor a sub claim", 401)
     return Claims(identity=identity, issuer=issuer)

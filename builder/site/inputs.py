@@ -53,7 +53,7 @@ def site_context(policy: TrustPolicy | None, sealbook: str, *, preview: bool) ->
         for name, root in sorted(policy.roots.items())
     )
     signers = tuple(
-        {"identity": s.identity, "issuer": s.issuer, "root": s.root} for s in policy.signers
+        {"identity": s.label, "issuer": s.issuer, "root": s.root} for s in policy.signers
     )
     return SiteContext(SITE_NAME, policy.site_url, preview, sealbook, roots, signers)
 
