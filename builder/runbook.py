@@ -1,6 +1,6 @@
 """Runbook sources: a Markdown file parsed into its title, metadata and snippets.
 
-The contract is DESIGN.md "Runbook source"; the user-facing reference is docs/runbook-format.md.
+The reference is docs/runbook-format.md (files, front matter, snippets, runnable or reference).
 ``parse_runbook`` is pure (bytes in, model and problems out) and never raises on bad input;
 ``load_catalog`` does the file-system walk at the edge.
 """
@@ -340,7 +340,7 @@ def alert_like(text: str | None) -> bool:
 
 def derive_alert(heading: str | None, slug: str) -> str | None:
     """The alert a runbook without ``alerts`` answers: its H1 (else, with no H1, its first
-    heading) when alert-like, else its file name when alert-like (DESIGN.md "Runbook source")."""
+    heading) when alert-like, else its file name when alert-like (docs/runbook-format.md)."""
     if heading is not None:
         heading = heading.strip().strip("`").strip()
     stem = slug.rsplit("/", 1)[-1]

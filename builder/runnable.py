@@ -1,7 +1,7 @@
 """Runnable or reference: which blocks in an executable language sealbook signs as executable.
 
 A block in ``bash sh shell console shell-session`` is executable only when sealbook can run it
-exactly as signed (DESIGN.md "Runbook source"):
+exactly as signed (docs/runbook-format.md, "Runnable or reference"):
 
 1. no prompt lines (``$ ``, ``❯ ``) in a bash block: a transcript belongs in a ``console``
    fence, whose prompts are removed and output dropped; a console block needs a ``$ `` line;

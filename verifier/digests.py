@@ -12,11 +12,6 @@ PREFIX = "sha256:"
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-def sha256_hex(data: bytes) -> str:
-    """Lower-case hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def digest(data: bytes) -> str:
     """``sha256:<hex>`` of ``data``."""
     return PREFIX + hashlib.sha256(data).hexdigest()

@@ -6,7 +6,7 @@ next step. Only the CLIs' ``main()`` turn these into exit codes.
 
 from __future__ import annotations
 
-# Exit codes, per DESIGN.md "Verifier results".
+# Exit codes: the table in README.md ("Exit codes").
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -1,7 +1,7 @@
 """Prove a built site equals the signed releases, by rendering it again and comparing every byte.
 
 The site is a pure function of the verified chain, the policy's site settings and the sealbook
-and renderer versions (DESIGN.md "Site"). Whatever a page says, hides or does, the proof does
+and renderer versions (docs/site.md, "What `sealbook-verify site` proves"). Whatever a page says, hides or does, the proof does
 not need to understand it: a served file either is the byte-for-byte reproduction or it fails.
 
 `verify_site` steps, one result per file (the highest-precedence problem wins):

@@ -38,12 +38,6 @@ def index_path(build: Path) -> Path:
     return build.with_name(build.name + ".pages.json")
 
 
-def stat_of(path: Path) -> Stat:
-    """(device, inode, size, mtime_ns) of ``path``; raises `OSError`."""
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 MAX_FILE = 256 << 20
 """No file of a site is larger (the verifier's limit for `site-manifest.json`)."""
 
