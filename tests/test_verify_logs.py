@@ -628,3 +628,107 @@ def test_a_malformed_parameter_fails_its_record_only(run_releases: Path, tmp_pat
         )
         reasons = [r["reason"] for r in json.loads(report.render("json"))["results"]]
         assert reasons == ["record-malformed", "verified", "verified"], workers
+
+
+# -- what the report says it checked (issue 16, deliver 1) ----------------------------------
+
+
+def test_version_on_both_clis(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from builder._cli import main as sealbook
+
+    for main, prog in ((sealbook, "sealbook"), (verify_main, "sealbook-verify")):
+        with pytest.raises(SystemExit) as exc:
+            main(["--version"])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out == f"{prog} {version('sealbook')}\n"
+
+
+def test_report_names_version_policy_signers_and_inputs(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    from verifier import __version__
+
+    policy_file = run_releases / "dev/sealbook.dev.toml"
+    rc, doc = verify(run_releases, capsys, log)
+    context = doc["context"]
+    assert rc == 0
+    assert context["sealbook"] == __version__
+    assert context["policy digest"] == digest(policy_file.read_bytes())
+    assert any(k.startswith("signer ") for k in context), context
+    raw = log.read_bytes()
+    assert context[f"input {log}"] == f"{digest(raw)} ({len(raw)} bytes)"
+    assert context[f"anchor {log}"].startswith("none given")
+    assert {k for k in context if k.startswith("release ")} == {"release 1.0.0", "release 1.1.0"}
+    argv = ["logs", str(log), "--releases", str(run_releases / "releases")]
+    argv += ["--policy", str(policy_file), "--format", "junit"]
+    assert verify_main(argv) == 0
+    suite = ET.fromstring(capsys.readouterr().out)
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["policy digest"] == context["policy digest"]
+    assert props[f"input {log}"] == context[f"input {log}"]
+    refused = [c for c in suite.iter("testcase") if c.find("system-out") is not None]
+    assert [c.findtext("system-out", "").split(":")[0] for c in refused] == ["run-refused"]
+
+
+def test_report_with_and_without_an_anchor_differs_and_names_it(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    head = f"8:{line_hash(lines(log)[7])}"
+    rc, plain = verify(run_releases, capsys, log)
+    rc_anchored, anchored = verify(
+        run_releases, capsys, log, extra=("--expect-head", f"{log}={head}")
+    )
+    assert rc == rc_anchored == 0
+    assert plain["digest"] != anchored["digest"]
+    verdict = anchored["context"][f"anchor {log}"]
+    assert verdict.startswith(f"{head}: verified") and "3 verified record(s) after it" in verdict
+    found = codes(anchored)
+    assert {found[i] for i in (9, 10, 11)} == {"verified-unanchored"}
+    assert found[8] == "verified" and found[7] == "run-refused"
+    assert codes(plain)[11] == "verified"
+    _rc, again = verify(run_releases, capsys, log, extra=("--expect-head", head))  # plain form
+    assert again == anchored  # deterministic, and SEQ:HASH alone pairs with the one LOG
+    argv = ["logs", str(log), "--releases", str(run_releases / "releases")]
+    argv += ["--policy", str(run_releases / "dev/sealbook.dev.toml"), "--expect-head", head]
+    assert verify_main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"anchor {log}: {head}: verified" in text
+    assert f"ok   record {log}:9-11: verified-unanchored [DEV] (3 records)" in text
+
+
+def test_after_a_failed_anchor_nothing_before_it_is_verified(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    rc, doc = verify(run_releases, capsys, log, extra=("--expect-head", "8:sha256:" + "5" * 64))
+    found = codes(doc)
+    assert rc == 1 and found[8] == "log-head-mismatch"
+    assert {found[i] for i in range(1, 8) if i != 7} == {"log-unproven"}
+    assert found[7] == "run-refused"  # reported as what it is, never as verified
+    assert {found[i] for i in (9, 10, 11)} == {"verified"}  # after the anchor: the chain's word
+    assert "FAILED" in doc["context"][f"anchor {log}"]
+    assert "verified" not in {found[i] for i in range(1, 9)}
+
+
+def test_anchors_pair_with_their_logs_by_name(
+    run_releases: Path, log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.jsonl"
+    shutil.copy(log, other)
+    head = f"11:{line_hash(lines(log)[-1])}"
+    rc, doc = verify(run_releases, capsys, log, other, extra=("--expect-head", f"{other}={head}"))
+    assert rc == 0
+    assert doc["context"][f"anchor {log}"].startswith("none given")
+    assert doc["context"][f"anchor {other}"].startswith(f"{head}: verified")
+    base = ["logs", str(log), str(other), "--releases", str(run_releases / "releases")]
+    base += ["--policy", str(run_releases / "dev/sealbook.dev.toml")]
+    for extra in (
+        ["--expect-head", head],  # one plain anchor for two logs: which one?
+        ["--expect-head", f"{tmp_path}/nope.jsonl={head}"],
+        ["--expect-head", head, "--expect-head", f"{other}={head}"],
+        ["--expect-head", f"{other}={head}", "--expect-head", f"{other}={head}"],
+    ):
+        assert verify_main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--expect-head" in err, err

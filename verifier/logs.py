@@ -91,13 +91,23 @@ class ReleaseIndex:
             raise InputError(str(releases), "releases folder does not exist", "pass --releases DIR")
         self.releases = releases
         self.policy = policy
-        self._seen: dict[str, VerifiedRelease | tuple[str, str]] = {}
+        self.seen: dict[str, VerifiedRelease | tuple[str, str]] = {}
+        """Every release asked for, verified or with (reason code, detail)."""
+        self.learned: dict[str, str] = {}
+        """`release_fact` of releases a parallel worker verified (`_stitch`)."""
 
     def get(self, version: str) -> VerifiedRelease | tuple[str, str]:
         """The verified release, or (reason code, detail) why it cannot be used."""
-        if version not in self._seen:
-            self._seen[version] = self._verify(version)
-        return self._seen[version]
+        if version not in self.seen:
+            self.seen[version] = self._verify(version)
+        return self.seen[version]
+
+    def facts(self) -> dict[str, str]:
+        """Version -> what its verification found, for every release asked for (`release_fact`).
+
+        Includes releases first verified by a parallel worker (`learned`).
+        """
+        return self.learned | {v: release_fact(entry) for v, entry in self.seen.items()}
 
     def _verify(self, version: str) -> VerifiedRelease | tuple[str, str]:
         folder = self.releases / version
@@ -112,6 +122,18 @@ class ReleaseIndex:
             if "missing" in exc.problem or "cannot read" in exc.problem:
                 reason = "input-unreadable"
             return (reason, f"release {version}: {exc.problem}")
+
+
+def release_fact(entry: VerifiedRelease | tuple[str, str]) -> str:
+    """One line on a release for the report: its digest, signing time and signer, or why not."""
+    if isinstance(entry, tuple):
+        return f"not verified: {entry[0]} ({clean(entry[1])})"
+    facts = entry.signature
+    dev = ", DEV root" if entry.dev else ""
+    return (
+        f"{entry.manifest_digest} (signed {facts.signed_at:%Y-%m-%dT%H:%M:%SZ} "
+        f"by {clean(facts.identity)}{dev})"
+    )
 
 
 def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
@@ -577,24 +599,42 @@ class LogVerifier:
         for run_id, (i, _ident) in sorted(self.chain.open_runs.items(), key=lambda kv: kv[1][0]):
             self.results.worsen(i, "run-unfinished", f"run {run_id} has no finished record")
         self.results.head = Head(self.chain.last_seq, self.chain.last_hash)
-        expect = self.expect
-        if expect is not None:
-            chain = self.chain
-            if chain.anchor_index < 0:
-                where = len(self.results) - 1
-                detail = f"anchored head {expect} not found; the log ends at seq {chain.last_seq} (records removed?)"
-            elif chain.anchor_hash != expect.hash:
-                where = chain.anchor_index
-                detail = (
-                    f"record {expect.seq} hashes to {chain.anchor_hash}, anchored {expect.hash}"
-                )
-            else:
-                return self.results
-            if where < 0:  # an emptied log: no line to attach the finding to
-                self.results.add("log-head-mismatch", detail)
-            else:
-                self.results.worsen(where, "log-head-mismatch", detail)
+        if self.expect is not None:
+            self._check_anchor(self.expect)
         return self.results
+
+    def _check_anchor(self, expect: Head) -> None:
+        """(6) The anchored head: record SEQ exists and hashes as anchored.
+
+        Verified lines after a matching anchor become ``verified-unanchored`` (only the chain
+        vouches for them); after a failed one, verified lines before it become
+        ``log-unproven``: the log may have been rewritten up to there.
+        """
+        chain = self.chain
+        results = self.results
+        if chain.anchor_index >= 0 and chain.anchor_hash == expect.hash:
+            after = results.relabel(chain.anchor_index + 1, len(results), "verified-unanchored")
+            results.anchor = (
+                f"{expect}: verified (records 1..{expect.seq} anchored, to line "
+                f"{chain.anchor_index + 1}; {after} verified record(s) after it unanchored)"
+            )
+            return
+        if chain.anchor_index < 0:
+            where = len(results) - 1
+            detail = f"anchored head {expect} not found; the log ends at seq {chain.last_seq} (records removed?)"
+        else:
+            where = chain.anchor_index
+            detail = f"record {expect.seq} hashes to {chain.anchor_hash}, anchored {expect.hash}"
+        if where < 0:  # an emptied log: no line to attach the finding to
+            results.add("log-head-mismatch", detail)
+            where = 0
+        else:
+            results.worsen(where, "log-head-mismatch", detail)
+        unproven = results.relabel(0, where, "log-unproven")
+        results.anchor = (
+            f"{expect}: FAILED (log-head-mismatch on line {where + 1}: {clean(detail)}; "
+            f"{unproven} record(s) before it unproven)"
+        )
 
 
 _IDENT = (
@@ -725,13 +765,20 @@ def verify_log(
             if not stat.S_ISREG(info.st_mode):
                 raise InputError(str(path), "is not a regular file", "pass the log file")
             count = default_workers() if workers is None else workers
+            size = info.st_size  # a live log may grow: verify (and digest) what is here now
             verifier: LogVerifier | None = None
-            if count > 1 and info.st_size >= parallel_bytes and _CAN_FORK:
-                verifier = _verify_parallel(fh, path, index, expect, count, segment_bytes)
+            sha = hashlib.sha256()
+            if count > 1 and size >= parallel_bytes and _CAN_FORK:
+                verifier = _verify_parallel(
+                    fh, path, index, expect, count, segment_bytes, size, sha
+                )
             if verifier is None:
                 verifier = LogVerifier(str(path), index, expect)
                 fh.seek(0)
-                carry = _read_serial(fh, verifier, path)
+                sha = hashlib.sha256()
+                carry = _read_serial(fh, verifier, path, size, sha)
+                if fh.tell() != size:
+                    raise _shrank(str(path))
                 if carry:
                     verifier.line(carry, complete=False)
     except FileNotFoundError:
@@ -742,15 +789,25 @@ def verify_log(
         raise InputError(
             str(path), f"cannot read the log ({exc.strerror})", "check permissions"
         ) from None
-    return verifier.close()
+    results = verifier.close()
+    results.sha256, results.size = "sha256:" + sha.hexdigest(), size
+    return results
 
 
-def _read_serial(fh: BinaryIO, verifier: LogVerifier, path: Path, stop: int = -1) -> bytes:
-    """Feed the complete lines from ``fh``'s position (to ``stop``, or the end); return the rest."""
+def _shrank(where: str) -> InputError:
+    return InputError(where, "the log shrank while being verified", "verify a copy of it")
+
+
+def _read_serial(fh: BinaryIO, verifier: LogVerifier, path: Path, stop: int, sha: Any) -> bytes:
+    """Feed the complete lines from ``fh``'s position to ``stop``; return the rest.
+
+    Every byte read also goes to ``sha`` (the digest of the input the report names).
+    """
     carry = b""
-    left = stop - fh.tell() if stop >= 0 else -1
-    while left and (chunk := fh.read(CHUNK_BYTES if left < 0 else min(left, CHUNK_BYTES))):
-        left -= len(chunk) if left > 0 else 0
+    left = stop - fh.tell()
+    while left > 0 and (chunk := fh.read(min(left, CHUNK_BYTES))):
+        left -= len(chunk)
+        sha.update(chunk)
         lines = (carry + chunk).split(b"\n")
         carry = lines.pop()
         if len(carry) > MAX_CARRY_BYTES:
@@ -822,6 +879,8 @@ class _Segment:
     last_hash: str
     last_seq: int
     carry: bytes
+    releases: dict[str, str]
+    """`ReleaseIndex.facts` of the worker: the releases it met, some perhaps verified there."""
 
 
 class _SegmentVerifier(LogVerifier):
@@ -896,6 +955,7 @@ def _verify_segment(task: tuple[int, int]) -> _Segment | None:
         chain.last_hash,
         chain.last_seq,
         carry,
+        index.facts(),
     )
 
 
@@ -925,23 +985,30 @@ def _verify_parallel(
     expect: Head | None,
     workers: int,
     segment_bytes: int,
+    size: int,
+    sha: Any,
 ) -> LogVerifier | None:
-    """The serial path's verifier state after every line of the log, or None if declined."""
+    """The serial path's verifier state after every line of the log, or None if declined.
+
+    While the workers verify, the parent hashes the file into ``sha`` (the input's digest:
+    sha256 is sequential, so this is the one pass no worker can share).
+    """
     global _WORK  # inherited by the forked workers
-    size = os.fstat(fh.fileno()).st_size
     cuts = _boundaries(fh, size, max(1, min(segment_bytes, _PREFIX_BYTES)), segment_bytes)
     if not cuts:
         return None
     verifier = LogVerifier(str(path), index, expect)
     fh.seek(0)
-    if _read_serial(fh, verifier, path, cuts[0]):
+    if _read_serial(fh, verifier, path, cuts[0], sha):
         return None  # cannot happen: the prefix ends with a newline
     tasks = list(zip(cuts, [*cuts[1:], size], strict=True))
     _WORK = (str(path), fh.fileno(), index, expect, verifier._memo)
     carry = b""
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
-            for segment in pool.imap(_verify_segment, tasks):
+            segments = pool.imap(_verify_segment, tasks)
+            _hash_range(fh.fileno(), cuts[0], size, sha, str(path))
+            for segment in segments:
                 if segment is None or not _stitch(verifier, segment):
                     return None  # leaving the block terminates the workers
                 carry = segment.carry
@@ -952,6 +1019,16 @@ def _verify_parallel(
     if carry:
         verifier.line(carry, complete=False)
     return verifier
+
+
+def _hash_range(fd: int, start: int, end: int, sha: Any, where: str) -> None:
+    """Hash bytes [start, end) of ``fd`` into ``sha`` (hashlib releases the GIL meanwhile)."""
+    while start < end:
+        block = os.pread(fd, min(CHUNK_BYTES, end - start), start)
+        if not block:
+            raise _shrank(where)
+        sha.update(block)
+        start += len(block)
 
 
 def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
@@ -977,6 +1054,7 @@ def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
         results.notes[base + line] = note
     verifier.chain.last_hash = segment.last_hash
     verifier.chain.last_seq = segment.last_seq
+    verifier.index.learned.update(segment.releases)
     return True
 
 
@@ -984,19 +1062,28 @@ def verify_logs(
     logs: list[Path],
     releases: Path,
     policy: TrustPolicy,
-    expect: list[Head] | None = None,
+    expect: list[Head | None] | None = None,
     **parallel: int,
 ) -> LogReport:
     """Verify every log against the releases folder; ``expect`` pairs with ``logs`` by position.
 
     ``parallel`` (``workers``, ``segment_bytes``, ``parallel_bytes``) goes to `verify_log`.
+    The report's context names every input by path and sha256, each log's anchor and what
+    it proved, and the releases the records named.
     """
     index = ReleaseIndex(releases, policy)
     heads: list[Head | None] = list(expect) if expect else [None] * len(logs)
-    report = LogReport(context=policy.describe())
+    report = LogReport(context={**policy.describe(), "releases": clean(str(releases))})
     for path, head in zip(logs, heads, strict=True):
         results = verify_log(path, index, head, **parallel)
         report.logs.append(results)
+        name = clean(str(path))
+        report.context[f"input {name}"] = f"{results.sha256} ({results.size} bytes)"
         if results.head is not None:
-            report.context[f"head {clean(str(path))}"] = str(results.head)
+            report.context[f"head {name}"] = str(results.head)
+        report.context[f"anchor {name}"] = results.anchor or (
+            "none given: no record is anchored (a writer of the log could rewrite it whole)"
+        )
+    for version, fact in sorted(index.facts().items()):
+        report.context[f"release {clean(version)}"] = fact
     return report

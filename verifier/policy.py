@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from verifier import __version__
 from verifier.digests import digest
 from verifier.errors import TrustError
 from verifier.files import read_regular
@@ -128,8 +129,18 @@ class TrustPolicy:
         return [s for s in self.signers if s.root == root]
 
     def describe(self) -> dict[str, str]:
-        """Facts for reports: source, roots with fingerprints and pin dates."""
-        facts = {"policy": self.source}
+        """Facts for reports: the sealbook version, the policy (path, digest), roots, signers.
+
+        Every verifier report carries these, so a report says what it was checked against.
+        """
+        facts = {
+            "sealbook": __version__,
+            "policy": self.source,
+            "policy digest": digest(self.raw),
+            "clock skew": f"{self.clock_skew_seconds} s",
+        }
+        for i, signer in enumerate(self.signers, 1):
+            facts[f"signer {i}"] = f"{signer.identity} (issuer {signer.issuer}, root {signer.root})"
         for name, root in sorted(self.roots.items()):
             pinned = (
                 f", pinned {root.pinned} (offline: revocations after that date are not seen)"

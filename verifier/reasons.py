@@ -75,6 +75,11 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("log-sequence-gap", "the sequence number does not follow the previous record's"),
     ("log-head-mismatch", "the log's head differs from the anchored --expect-head"),
     (
+        "log-unproven",
+        "the record checks by itself, but the --expect-head anchor after it failed: "
+        "the log may have been rewritten up to there, so nothing before it is proven",
+    ),
+    (
         "run-before-release",
         "the run started before its release's verified signing time (beyond skew)",
     ),
@@ -85,6 +90,11 @@ REASONS: tuple[tuple[str, str], ...] = (
     ),
     ("run-refused", "sealbook run refused this run; nothing ran (reported, not a failure)"),
     ("log-recovered", "a torn line was found and recorded by a recovered record (reported)"),
+    (
+        "verified-unanchored",
+        "the record verified, but comes after the anchored --expect-head: only the chain "
+        "vouches for it, and a writer of the log could rewrite it (reported, not a failure)",
+    ),
 )
 
 CODES: frozenset[str] = frozenset(code for code, _ in REASONS)
@@ -104,8 +114,9 @@ def first(codes: list[str]) -> str:
 HEADER = """# Reason codes
 
 Every verifier result carries one code. When several problems apply to one item, the
-code that comes first (lowest precedence number) is reported. `verified`, `run-refused`
-and `log-recovered` are reported without failing the item; every other code fails it.
+code that comes first (lowest precedence number) is reported. `verified`,
+`verified-unanchored`, `run-refused` and `log-recovered` are reported without failing the
+item; every other code fails it.
 Generated from `verifier/reasons.py` by `python -m verifier.reasons > docs/reason-codes.md`;
 a test keeps the two equal.
 
