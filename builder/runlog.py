@@ -35,18 +35,15 @@ from verifier.errors import EXIT_REFUSED, SealbookError
 from verifier.runlog import (
     EMPTY_HEAD,
     GENESIS,
-    MAX_TORN_LINES,
     SCHEMA,
     Head,
-    chain_position,
     encode,
+    find_head,
     format_time,
     line_hash,
 )
 
 LOG_ENV = "SEALBOOK_LOG"
-BLOCK = 64 << 10
-MAX_TAIL_BYTES = 64 << 20
 
 
 class RunLogError(SealbookError):
@@ -87,31 +84,13 @@ class Tail:
 
 
 def read_tail(fd: int, where: str) -> Tail:
-    """Find the last chain position and the torn bytes after it, reading backwards."""
-    pos = os.fstat(fd).st_size
-    buf = b""
-    while True:
-        nl = buf.rfind(b"\n")
-        checked = 0
-        while nl >= 0:
-            start = buf.rfind(b"\n", 0, nl)
-            if start < 0 and pos > 0:
-                break  # this line begins before what we have read
-            line = buf[start + 1 : nl]
-            seq = chain_position(line)
-            if seq is not None:
-                return Tail(Head(seq, line_hash(line + b"\n")), buf[nl + 1 :])
-            checked += 1
-            if checked > MAX_TORN_LINES:
-                raise _no_record(where)
-            nl = start
-        if pos == 0:
-            return Tail(EMPTY_HEAD, buf)
-        if len(buf) > MAX_TAIL_BYTES:
-            raise _no_record(where)
-        read_from = max(0, pos - BLOCK)
-        buf = os.pread(fd, pos - read_from, read_from) + buf
-        pos = read_from
+    """The head (`verifier.runlog.find_head`, as the verifier finds it) and the torn bytes."""
+    size = os.fstat(fd).st_size
+    found = find_head(lambda count, offset: os.pread(fd, count, offset), size)
+    if found is None:
+        raise _no_record(where)
+    head, torn_at = found
+    return Tail(head, os.pread(fd, size - torn_at, torn_at) if torn_at < size else b"")
 
 
 def _no_record(where: str) -> RunLogError:

@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,15 +189,17 @@ def test_text_and_junit(
 
 STARTED_LINE = 5  # started noop @1.1.0 (line 6 is its finished record)
 # What the edited record itself reports; the next record always reports log-chain-broken.
+# An edit that passes the record's own checks (or fails one of lower precedence) is caught on
+# the edited record too: the next record's prev pins other bytes for it (issue 16).
 EDITS: dict[str, tuple[object, str]] = {
     "schema": ("sealbook.run/v2", "record-malformed"),
     "seq": (99, "log-sequence-gap"),
     "prev": ("sha256:" + "1" * 64, "log-chain-broken"),
     "type": ("refused", "record-malformed"),
-    "time": ("2000-01-01T00:00:00.000Z", "run-before-release"),
-    "run_id": ("forged", "run-unfinished"),
-    "host": ("elsewhere", "verified"),
-    "user": ("mallory", "verified"),
+    "time": ("2000-01-01T00:00:00.000Z", "log-chain-broken"),
+    "run_id": ("forged", "log-chain-broken"),
+    "host": ("elsewhere", "log-chain-broken"),
+    "user": ("mallory", "log-chain-broken"),
     "slug": ("ops/other", "runbook-unknown"),
     "release": ("1.0.0", "manifest-digest-mismatch"),
     "manifest_digest": ("sha256:" + "2" * 64, "manifest-digest-mismatch"),
@@ -732,3 +734,156 @@ def test_anchors_pair_with_their_logs_by_name(
         assert verify_main([*base, *extra]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "--expect-head" in err, err
+
+
+# -- time and precision (issue 16, deliver 6) -------------------------------------------------
+
+
+DAY = 86400
+
+
+def _at(seconds: float) -> str:
+    return format_time(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+def _verify_chained(root: Path, log: Path, **kwargs: Any) -> dict[int, tuple[str, str]]:
+    policy = TrustPolicy.load(root / "dev/sealbook.dev.toml")
+    report = verify_logs([log], root / "releases", policy, **kwargs)
+    doc = json.loads(report.render("json"))
+    return {int(r["item"].rsplit(":", 1)[1]): (r["reason"], r["detail"]) for r in doc["results"]}
+
+
+def test_finished_before_its_started_fails(run_releases: Path, tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    chained(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "noop", "started", time=_at(-60)),
+            run_record(run_releases, "1.1.0", "noop", "finished", time=_at(-61)),
+        ],
+    )
+    found = _verify_chained(run_releases, log)
+    assert found[1][0] == "verified"
+    assert found[2][0] == "run-finished-before-started"
+    assert "before its start at" in found[2][1] and "line 1" in found[2][1]
+
+
+def test_times_going_backwards_beyond_the_skew_fail(run_releases: Path, tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    records = []
+    for i, offset in enumerate((-3600, -3500, -3599, -4000, -3400)):  # 4000: 500 s back
+        records.append(run_record(run_releases, "1.1.0", "noop", "started", run_id=f"r{i}"))
+        records[-1]["time"] = _at(DAY + offset)  # after the releases' signing
+        records.append(run_record(run_releases, "1.1.0", "noop", "finished", run_id=f"r{i}"))
+        records[-1]["time"] = _at(DAY + offset + 1)
+    chained(log, records)
+    found = _verify_chained(run_releases, log, now=datetime.now(UTC) + timedelta(days=2))
+    assert [found[n][0] for n in sorted(found)] == [
+        "verified",
+        "verified",
+        "verified",
+        "verified",
+        "verified",  # 99 s back: within the 300 s skew (concurrent writers, clock steps)
+        "verified",
+        "log-time-backwards",
+        "log-time-backwards",  # 499 s before the latest time seen, also beyond the skew
+        "verified",
+        "verified",
+    ]
+    assert "more than 300 s before" in found[7][1]
+
+
+def test_a_record_dated_ahead_fails_and_the_older_ones_after_it_pass(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    chained(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "noop", "started", run_id="a", time=_at(-100)),
+            run_record(
+                run_releases, "1.1.0", "noop", "finished", run_id="a", time=_at(86400 * 365)
+            ),
+            run_record(run_releases, "1.1.0", "noop", "started", run_id="b", time=_at(-50)),
+            run_record(run_releases, "1.1.0", "noop", "finished", run_id="b", time=_at(-49)),
+        ],
+    )
+    found = _verify_chained(run_releases, log)
+    assert [found[n][0] for n in (1, 2, 3, 4)] == [
+        "verified",
+        "record-time-future",
+        "verified",
+        "verified",
+    ]
+    assert "after the verification time plus 300 s" in found[2][1]
+    # the verification time is an input: a year on, the record is in the past
+    later = datetime.now(UTC) + timedelta(days=366)
+    assert _verify_chained(run_releases, log, now=later)[2][0] == "verified"
+
+
+def test_snippet_digest_mismatch_names_the_run_and_both_digests(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    other = snippet_digest(run_releases, "1.0.0", "version-echo")
+    record = run_record(run_releases, "1.1.0", "version-echo", "started", snippet_digest=other)
+    chained(log, [record])
+    reason, detail = _verify_chained(run_releases, log)[1]
+    signed = snippet_digest(run_releases, "1.1.0", "version-echo")
+    assert reason == "snippet-digest-mismatch"
+    assert f"{SLUG}@1.1.0 version-echo" in detail and other in detail and signed in detail
+
+
+def test_source_digest_mismatch_names_the_file_and_both_digests(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    releases = tmp_path / "releases"
+    shutil.copytree(run_releases / "releases", releases)
+    source = next(p for p in (releases / "1.1.0").rglob("*.md") if p.is_file())
+    signed = digest(source.read_bytes())
+    source.write_bytes(source.read_bytes() + b"\nedited\n")
+    log = tmp_path / "runs.jsonl"
+    chained(log, [run_record(run_releases, "1.1.0", "noop", "started")])
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    doc = json.loads(verify_logs([log], releases, policy).render("json"))
+    result = doc["results"][0]
+    assert result["reason"] == "source-digest-mismatch"
+    relative = str(source.relative_to(releases / "1.1.0"))
+    assert f"release 1.1.0: {relative}:" in result["detail"]
+    assert signed in result["detail"] and digest(source.read_bytes()) in result["detail"]
+    assert str(tmp_path) not in result["detail"]  # no absolute path: same report elsewhere
+
+
+def test_an_edited_record_is_reported_on_itself(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines_ = lines(log)
+    lines_[STARTED_LINE - 1] = lines_[STARTED_LINE - 1].replace(b'"host":"', b'"host":"X')
+    rewrite(log, lines_)
+    _rc, doc = verify(run_releases, capsys, log)
+    edited = doc["results"][STARTED_LINE - 1]
+    assert edited["reason"] == "log-chain-broken"
+    assert f"line {STARTED_LINE + 1}" in edited["detail"] and "edited" in edited["detail"]
+    assert [r["reason"] for r in doc["results"]].count("log-chain-broken") == 2
+
+
+@pytest.mark.parametrize("tail", ["mid-line", "newline-only-missing", "garbage-line", "empty"])
+def test_the_head_of_a_torn_log_is_the_writers(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], tail: str
+) -> None:
+    from builder._cli import main as sealbook
+
+    data = log.read_bytes()
+    if tail == "mid-line":
+        data = data[:-40]
+    elif tail == "newline-only-missing":
+        data = data[:-1]
+    elif tail == "garbage-line":
+        data += b"not a record\n{partial"
+    else:
+        data = b"{torn"
+    log.write_bytes(data)
+    assert sealbook(["log", "head", "--log", str(log)]) == 0
+    head = capsys.readouterr().out.strip()
+    _rc, doc = verify(run_releases, capsys, log)
+    assert doc["context"][f"head {log}"] == head

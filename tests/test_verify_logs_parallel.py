@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,14 +32,16 @@ def _log(root: Path, folder: Path, pairs: int = 40) -> Path:
     return log
 
 
-def _reports(root: Path, log: Path, extra: list[str] | None = None) -> tuple[str, str, bool]:
+def _reports(
+    root: Path, log: Path, extra: list[str] | None = None, now: datetime | None = None
+) -> tuple[str, str, bool]:
     policy = TrustPolicy.load(root / "dev/sealbook.dev.toml")
     heads = None
     if extra:
         from verifier.runlog import Head
 
         heads = [Head.parse(extra[0])]
-    serial = verify_logs([log], root / "releases", policy, heads, workers=1)
+    serial = verify_logs([log], root / "releases", policy, heads, now, workers=1)
     used: list[bool] = []
     real = logs_module._verify_parallel
 
@@ -50,7 +53,14 @@ def _reports(root: Path, log: Path, extra: list[str] | None = None) -> tuple[str
     logs_module._verify_parallel = spy  # type: ignore[assignment]
     try:
         parallel = verify_logs(
-            [log], root / "releases", policy, heads, workers=2, segment_bytes=700, parallel_bytes=0
+            [log],
+            root / "releases",
+            policy,
+            heads,
+            now,
+            workers=2,
+            segment_bytes=700,
+            parallel_bytes=0,
         )
     finally:
         logs_module._verify_parallel = real
@@ -201,3 +211,45 @@ def test_workers_read_the_file_the_parent_opened(
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert during.render("json") == before
+
+
+def _timed_log(root: Path, folder: Path, times: dict[int, str]) -> Path:
+    """30 runs one second apart from tomorrow (after the releases' signing), except record N
+    (from 1) at ``times[N]``."""
+    from verifier.runlog import format_time
+
+    log = folder / "runs.jsonl"
+    run = RunLog(log)
+    start = datetime.now(UTC) + timedelta(days=1)
+    seq = 0
+    for i in range(30):
+        for kind in ("started", "finished"):
+            seq += 1
+            when = times.get(seq, format_time(start + timedelta(seconds=seq)))
+            run.append(run_record(root, "1.1.0", "noop", kind, run_id=f"t{i}", time=when))
+    return log
+
+
+@pytest.mark.parametrize("where", [3, 31, 58])
+def test_times_going_backwards_in_parallel_equal_serial(
+    run_releases: Path, tmp_path: Path, where: int
+) -> None:
+    from verifier.runlog import format_time
+
+    early = format_time(datetime.now(UTC) + timedelta(days=1) - timedelta(hours=1))
+    log = _timed_log(run_releases, tmp_path, {where: early})
+    later = datetime.now(UTC) + timedelta(days=2)
+    serial, parallel, _used = _reports(run_releases, log, now=later)
+    assert serial == parallel
+    results = json.loads(serial)["results"]
+    found = {int(r["item"].rsplit(":", 1)[1]): r for r in results}
+    assert found[where]["reason"] == "log-time-backwards"
+    if where % 2 == 0:  # a finished record: before its start too (named in the detail)
+        assert "before its start" in found[where]["detail"]
+    assert [r["reason"] for r in results if r["reason"] != "verified"] == ["log-time-backwards"]
+    within = format_time(datetime.now(UTC) + timedelta(days=1) - timedelta(seconds=200))
+    (tmp_path / "within").mkdir()
+    log = _timed_log(run_releases, tmp_path / "within", {where: within} if where % 2 else {})
+    serial, parallel, used = _reports(run_releases, log, now=later)
+    assert serial == parallel and used
+    assert json.loads(serial)["summary"]["failed"] == 0

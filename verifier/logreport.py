@@ -67,7 +67,8 @@ class LogResults:
     devs: bytearray = field(default_factory=bytearray)
     notes: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     head: Head | None = None
-    """The log's last line as ``SEQ:HASH`` (for anchoring)."""
+    """The log's head ``SEQ:HASH`` as `sealbook log head` prints it (`verifier.runlog.tail_head`);
+    None when no record is among its last lines."""
     anchor: str = ""
     """What the ``--expect-head`` anchor of this log proved (empty: none given)."""
     sha256: str = ""

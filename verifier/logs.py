@@ -25,6 +25,7 @@ per-record work is one sha256, one JSON parse and a few comparisons.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import json.scanner
@@ -35,7 +36,7 @@ import re
 import stat
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,6 +59,8 @@ from verifier.runlog import (
     canonical_problem,
     common_problem,
     decode,
+    find_head,
+    format_time,
     record_problem,
     run_problem,
     type_problem,
@@ -86,11 +89,15 @@ class _RunVerdict:
 class ReleaseIndex:
     """The releases of one folder, each verified at most once, on first use."""
 
-    def __init__(self, releases: Path, policy: TrustPolicy) -> None:
+    def __init__(self, releases: Path, policy: TrustPolicy, now: datetime | None = None) -> None:
         if not releases.is_dir():
             raise InputError(str(releases), "releases folder does not exist", "pass --releases DIR")
         self.releases = releases
         self.policy = policy
+        self.skew = policy.clock_skew_seconds
+        moment = datetime.now(UTC) if now is None else now
+        self.future = format_time(moment + timedelta(seconds=self.skew))
+        """The latest acceptable record time: the verification time plus the skew."""
         self.seen: dict[str, VerifiedRelease | tuple[str, str]] = {}
         """Every release asked for, verified or with (reason code, detail)."""
         self.learned: dict[str, str] = {}
@@ -116,12 +123,20 @@ class ReleaseIndex:
         try:
             return verify_release(folder, self.policy)
         except VerificationError as exc:
-            return (exc.reason, f"release {version}: {exc.detail}")
+            return (exc.reason, f"release {version}: {_within(exc.subject, folder)}: {exc.detail}")
         except InputError as exc:
             reason = "bundle-malformed" if "bundle" in exc.problem else "manifest-malformed"
             if "missing" in exc.problem or "cannot read" in exc.problem:
                 reason = "input-unreadable"
             return (reason, f"release {version}: {exc.problem}")
+
+
+def _within(subject: str, folder: Path) -> str:
+    """``subject`` (a path the release check names) relative to the release folder, if inside."""
+    try:
+        return str(Path(subject).relative_to(folder)) or "."
+    except ValueError:
+        return subject
 
 
 def release_fact(entry: VerifiedRelease | tuple[str, str]) -> str:
@@ -160,7 +175,10 @@ def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
         return _RunVerdict("snippet-not-executable", f"{snippet.id} is a reference block", dev)
     if record["snippet_digest"] != snippet.digest:
         return _RunVerdict(
-            "snippet-digest-mismatch", f"the signed digest of {snippet.id} is {snippet.digest}", dev
+            "snippet-digest-mismatch",
+            f"{runbook.slug}@{release.version} {snippet.id}: the record names "
+            f"{record['snippet_digest']}, the signed digest is {snippet.digest}",
+            dev,
         )
     missing = sorted(set(snippet.params) - record["params"].keys())
     extra = sorted(record["params"].keys() - set(snippet.params))
@@ -181,11 +199,17 @@ class _Chain:
     last_seq: int = 0
     undo: tuple[str, str, Any] | None = None
     """How to take back the current line's effect on open runs, if it proves torn."""
-    recent: deque[tuple[bytes, str, int, tuple[str, str, Any] | None]] = field(
+    recent: deque[tuple[bytes, str, int, tuple[str, str, Any] | None, str]] = field(
         default_factory=lambda: deque(maxlen=MAX_TORN_LINES + 1)
     )
-    """The last lines with the chain state before each and its undo: torn candidates."""
-    open_runs: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    """The last lines with the chain state before each (hash, seq, latest time) and its undo:
+    torn candidates."""
+    open_runs: dict[str, tuple[int, tuple[Any, ...], str]] = field(default_factory=dict)
+    """Started runs not yet finished: run id -> (line, run fields, start time)."""
+    max_time: str = ""
+    """The latest record time so far (not counting times beyond the verification time)."""
+    min_time: str = "9"
+    """The earliest record time so far (a parallel worker's segment: `_stitch`)."""
     anchor_index: int = -1
     anchor_hash: str = ""
 
@@ -223,6 +247,8 @@ class LogVerifier:
         expect_seq = self._expect_seq
         other = self._other_line
         boundary = self._boundary
+        future = self.index.future
+        skew = self.index.skew
         for line in lines:
             match = shape(line)
             if match is None or len(line) > MAX_LINE_BYTES:
@@ -276,13 +302,16 @@ class LogVerifier:
                 (False, release, slug, snippet_id, snippet_digest, manifest_digest, tuple(params))
             )
             run_id = run_id_b.decode()
+            when = when_b.decode()
             if (
                 not shaped
                 or verdict is None
                 or verdict.code != "verified"
                 or seq != chain.last_seq + 1
                 or prev != chain.last_hash
-                or when_b.decode() < verdict.not_before
+                or when < verdict.not_before
+                or when > future
+                or (when < chain.max_time and beyond_skew(when, chain.max_time, skew))
                 or not _day_ok(when_b)
                 or len(host) > MAX_TEXT
                 or len(user) > MAX_TEXT
@@ -297,13 +326,13 @@ class LogVerifier:
                 if run_id in open_runs:
                     other(line)
                     continue
-                open_runs[run_id] = (len(results.codes), ident)
+                open_runs[run_id] = (len(results.codes), ident, when)
                 undo = ("opened", run_id, None)
                 if boundary is not None:
                     boundary.started.add(run_id)
             else:
                 opened = open_runs.get(run_id)
-                if opened is not None and opened[1] == ident:
+                if opened is not None and opened[1] == ident and opened[2] <= when:
                     del open_runs[run_id]
                 elif (
                     opened is None
@@ -311,16 +340,20 @@ class LogVerifier:
                     and run_id not in boundary.started
                     and run_id not in boundary.closed
                 ):  # opened before this segment, perhaps: the parent pairs it
-                    boundary.closed[run_id] = (len(results.codes), ident)
+                    boundary.closed[run_id] = (len(results.codes), ident, when)
                 else:
                     other(line)
                     continue
                 undo = ("closed", run_id, opened)
             add_code(VERIFIED_CODE)
             add_dev(verdict.dev)
-            remember((line, chain.last_hash, chain.last_seq, undo))
+            remember((line, chain.last_hash, chain.last_seq, undo, chain.max_time))
             chain.last_hash = "sha256:" + sha256(line + b"\n").hexdigest()
             chain.last_seq = seq
+            if when > chain.max_time:
+                chain.max_time = when
+            if when < chain.min_time:
+                chain.min_time = when
 
     def _other_line(self, line: bytes) -> None:
         """A line `lines` does not verify inline: the generic scanner, else the full path."""
@@ -328,7 +361,14 @@ class LogVerifier:
             self.line(line)
 
     def _commit(
-        self, line: bytes, started: bool, run_id: str, ident: tuple[Any, ...], seq: int, dev: bool
+        self,
+        line: bytes,
+        started: bool,
+        run_id: str,
+        ident: tuple[Any, ...],
+        seq: int,
+        dev: bool,
+        when: str,
     ) -> bool:
         """Pair a fast-path line with its run and advance the chain; False if it does not pair."""
         chain = self.chain
@@ -336,18 +376,20 @@ class LogVerifier:
         if started:
             if run_id in chain.open_runs:
                 return False
-            chain.open_runs[run_id] = (len(self.results), ident)
+            chain.open_runs[run_id] = (len(self.results), ident, when)
             undo = ("opened", run_id, None)
         else:
             opened = chain.open_runs.get(run_id)
-            if opened is None or opened[1] != ident:
+            if opened is None or opened[1] != ident or opened[2] > when:
                 return False
             del chain.open_runs[run_id]
             undo = ("closed", run_id, opened)
         self.results.add_verified(dev)
-        chain.recent.append((line, chain.last_hash, chain.last_seq, undo))
+        chain.recent.append((line, chain.last_hash, chain.last_seq, undo, chain.max_time))
         chain.last_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
         chain.last_seq = seq
+        chain.max_time = max(chain.max_time, when)
+        chain.min_time = min(chain.min_time, when)
         return True
 
     def _scan_line(self, line: bytes) -> bool:
@@ -379,6 +421,8 @@ class LogVerifier:
                 or type(when) is not str
                 or when < verdict.not_before
                 or not valid_time(when)
+                or when > self.index.future
+                or (when < chain.max_time and beyond_skew(when, chain.max_time, self.index.skew))
                 or type(run_id) is not str
                 or RUN_ID_RE.fullmatch(run_id) is None
                 or type(host) is not str
@@ -397,13 +441,13 @@ class LogVerifier:
         except (ValueError, StopIteration, KeyError, TypeError, AttributeError, RecursionError):
             return False  # the full path says what is wrong
         ident = (*_IDENT_OF(record), params)
-        return self._commit(line, kind == "started", run_id, ident, seq, verdict.dev)
+        return self._commit(line, kind == "started", run_id, ident, seq, verdict.dev, when)
 
     def line(self, line: bytes, complete: bool = True) -> None:
         """Check one line (without its ``\\n``); ``complete`` is False for a torn tail."""
         chain = self.chain
         i = len(self.results)
-        before_hash, before_seq = chain.last_hash, chain.last_seq
+        before_hash, before_seq, before_max = chain.last_hash, chain.last_seq, chain.max_time
         line_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
         record = decode(line) if len(line) <= MAX_LINE_BYTES else None
         chain.undo = None
@@ -415,7 +459,7 @@ class LogVerifier:
             self.results.add("record-malformed", spelling)
         else:
             self._record(record, i)
-        chain.recent.append((line, before_hash, before_seq, chain.undo))
+        chain.recent.append((line, before_hash, before_seq, chain.undo, before_max))
         chain.last_hash = line_hash
         seq = record.get("seq") if record is not None else None
         chain.last_seq = seq if type(seq) is int else chain.last_seq + 1
@@ -449,11 +493,36 @@ class LogVerifier:
         if record["prev"] != expected_prev:
             codes.append("log-chain-broken")
             details.append(f"prev is not the hash of line {i} ({expected_prev})")
+            if kind != "recovered" and record["seq"] == expected_seq and i > 0:
+                # Nothing is missing between the two: this link pins other bytes for line i.
+                self.results.worsen(
+                    i - 1,
+                    "log-chain-broken",
+                    f"line {i + 1} (seq {expected_seq}) names {record['prev']} as this line's "
+                    f"hash, not {expected_prev}: this record was edited (or that prev was)",
+                )
         if record["seq"] != expected_seq:
             codes.append("log-sequence-gap")
             details.append(f"seq {record['seq']} follows {expected_seq - 1}")
+        self._time_checks(record["time"], codes, details)
         verdict = self._type_checks(record, str(kind), i, codes, details)
         self._finish(codes, details, record, verdict)
+
+    def _time_checks(self, when: str, codes: list[str], details: list[str]) -> None:
+        """Times beyond the verification time, or going backwards beyond the skew."""
+        chain = self.chain
+        skew = self.index.skew
+        if when > self.index.future:
+            codes.append("record-time-future")
+            details.append(f"time {when} is after the verification time plus {skew} s")
+            return  # not the log's latest time: the records after it are judged without it
+        if when < chain.max_time and beyond_skew(when, chain.max_time, skew):
+            codes.append("log-time-backwards")
+            details.append(
+                f"time {when} is more than {skew} s before {chain.max_time}, a time recorded earlier"
+            )
+        chain.max_time = max(chain.max_time, when)
+        chain.min_time = min(chain.min_time, when)
 
     def _type_checks(
         self, record: dict[str, Any], kind: str, i: int, codes: list[str], details: list[str]
@@ -511,7 +580,7 @@ class LogVerifier:
                     f"run {run_id} already started on line {chain.open_runs[run_id][0] + 1}"
                 )
                 return
-            chain.open_runs[run_id] = (i, ident)
+            chain.open_runs[run_id] = (i, ident, record["time"])
             chain.undo = ("opened", run_id, None)
             return
         problem = type_problem(record)
@@ -527,6 +596,12 @@ class LogVerifier:
             if opened[1] != ident:
                 codes.append("run-unmatched")
                 details.append(f"run fields differ from its started record on line {opened[0] + 1}")
+            if record["time"] < opened[2]:
+                codes.append("run-finished-before-started")
+                details.append(
+                    f"finished at {record['time']}, before its start at {opened[2]} "
+                    f"(line {opened[0] + 1})"
+                )
 
     def _finish(
         self,
@@ -570,13 +645,15 @@ class LogVerifier:
         count = self._torn_lines(record)
         if not count:
             return None
-        _line, before_hash, before_seq, _undo = self.chain.recent[-count]
+        _line, before_hash, before_seq, _undo, _max = self.chain.recent[-count]
         return before_hash, before_seq + 1
 
     def _retract(self, index: int, record: dict[str, Any]) -> None:
         """The torn lines before line ``index`` are outside the chain: report them as recovered."""
         chain = self.chain
         count = self._torn_lines(record)
+        if count:
+            chain.max_time = chain.recent[-count][4]  # torn bytes carry no time of the log
         for back in range(1, count + 1):
             if chain.anchor_index == index - back:
                 # The anchored line is now torn bytes: the anchor must find its record anew.
@@ -596,9 +673,10 @@ class LogVerifier:
 
     def close(self) -> LogResults:
         """(4) Unfinished runs and (6) the anchored head; return the results."""
-        for run_id, (i, _ident) in sorted(self.chain.open_runs.items(), key=lambda kv: kv[1][0]):
+        for run_id, (i, _ident, _when) in sorted(
+            self.chain.open_runs.items(), key=lambda kv: kv[1][0]
+        ):
             self.results.worsen(i, "run-unfinished", f"run {run_id} has no finished record")
-        self.results.head = Head(self.chain.last_seq, self.chain.last_hash)
         if self.expect is not None:
             self._check_anchor(self.expect)
         return self.results
@@ -698,6 +776,13 @@ generic parser reads, with exactly the fields of its type.
 """
 
 
+@functools.lru_cache(maxsize=1024)
+def beyond_skew(earlier: str, later: str, skew: int) -> bool:
+    """Record time ``earlier`` is more than ``skew`` seconds before ``later`` (both valid)."""
+    gap = datetime.fromisoformat(later) - datetime.fromisoformat(earlier)
+    return gap > timedelta(seconds=skew)
+
+
 def _is_record(line: bytes) -> bool:
     """``line`` is a complete record: its canonical JSON, with a sequence number."""
     record = decode(line)
@@ -781,6 +866,9 @@ def verify_log(
                     raise _shrank(str(path))
                 if carry:
                     verifier.line(carry, complete=False)
+            results = verifier.close()
+            found = find_head(lambda count, offset: os.pread(fh.fileno(), count, offset), size)
+            results.head = found[0] if found is not None else None
     except FileNotFoundError:
         raise InputError(str(path), "log is missing", "check the path") from None
     except IsADirectoryError:
@@ -789,7 +877,6 @@ def verify_log(
         raise InputError(
             str(path), f"cannot read the log ({exc.strerror})", "check permissions"
         ) from None
-    results = verifier.close()
     results.sha256, results.size = "sha256:" + sha.hexdigest(), size
     return results
 
@@ -859,8 +946,8 @@ class _Declined(Exception):
 class _Boundary:
     """What a segment's worker leaves to the parent to pair across segments."""
 
-    closed: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
-    """Runs finished in the segment with no started record in it: (line, run fields)."""
+    closed: dict[str, tuple[int, tuple[Any, ...], str]] = field(default_factory=dict)
+    """Runs finished in the segment with no started record in it: (line, run fields, time)."""
     started: set[str] = field(default_factory=set)
     """Every run started in the segment."""
 
@@ -872,8 +959,8 @@ class _Segment:
     codes: bytes
     devs: bytes
     notes: dict[int, tuple[str, dict[str, Any]]]
-    open_runs: dict[str, tuple[int, tuple[Any, ...]]]
-    closed: dict[str, tuple[int, tuple[Any, ...]]]
+    open_runs: dict[str, tuple[int, tuple[Any, ...], str]]
+    closed: dict[str, tuple[int, tuple[Any, ...], str]]
     started: str
     """The started run ids, one per line (run ids hold no newline)."""
     last_hash: str
@@ -881,6 +968,9 @@ class _Segment:
     carry: bytes
     releases: dict[str, str]
     """`ReleaseIndex.facts` of the worker: the releases it met, some perhaps verified there."""
+    min_time: str
+    max_time: str
+    """The earliest and latest record times of the segment (`_stitch` checks the first)."""
 
 
 class _SegmentVerifier(LogVerifier):
@@ -938,6 +1028,9 @@ def _verify_segment(task: tuple[int, int]) -> _Segment | None:
     chain = verifier.chain
     chain.last_hash = "sha256:" + hashlib.sha256(previous + b"\n").hexdigest()
     chain.last_seq = seq
+    when = record.get("time") if record is not None else None
+    if valid_time(when) and str(when) <= index.future:
+        chain.max_time = str(when)  # at most the serial path's latest time: `_stitch` checks
     lines = data.split(b"\n")
     carry = lines.pop()
     try:
@@ -956,6 +1049,8 @@ def _verify_segment(task: tuple[int, int]) -> _Segment | None:
         chain.last_seq,
         carry,
         index.facts(),
+        chain.min_time,
+        chain.max_time,
     )
 
 
@@ -1034,10 +1129,13 @@ def _hash_range(fd: int, start: int, end: int, sha: Any, where: str) -> None:
 def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
     """Append a segment's results and pair its runs with those still open; False if they differ."""
     open_runs = verifier.chain.open_runs
-    for run_id, (_line, ident) in segment.closed.items():
+    latest = verifier.chain.max_time
+    if segment.min_time < latest and beyond_skew(segment.min_time, latest, verifier.index.skew):
+        return False  # the serial path reports log-time-backwards
+    for run_id, (_line, ident, when) in segment.closed.items():
         opened = open_runs.get(run_id)
-        if opened is None or opened[1] != ident:
-            return False  # the serial path reports run-unmatched
+        if opened is None or opened[1] != ident or when < opened[2]:
+            return False  # the serial path reports run-unmatched / run-finished-before-started
     started = f"\n{segment.started}\n"
     for run_id in open_runs:
         if run_id not in segment.closed and f"\n{run_id}\n" in started:
@@ -1045,8 +1143,8 @@ def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
     base = len(verifier.results)
     for run_id in segment.closed:
         del open_runs[run_id]
-    for run_id, (line, ident) in segment.open_runs.items():
-        open_runs[run_id] = (base + line, ident)
+    for run_id, (line, ident, when) in segment.open_runs.items():
+        open_runs[run_id] = (base + line, ident, when)
     results = verifier.results
     results.codes += segment.codes
     results.devs += segment.devs
@@ -1054,6 +1152,7 @@ def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
         results.notes[base + line] = note
     verifier.chain.last_hash = segment.last_hash
     verifier.chain.last_seq = segment.last_seq
+    verifier.chain.max_time = max(latest, segment.max_time)
     verifier.index.learned.update(segment.releases)
     return True
 
@@ -1063,6 +1162,7 @@ def verify_logs(
     releases: Path,
     policy: TrustPolicy,
     expect: list[Head | None] | None = None,
+    now: datetime | None = None,
     **parallel: int,
 ) -> LogReport:
     """Verify every log against the releases folder; ``expect`` pairs with ``logs`` by position.
@@ -1071,7 +1171,7 @@ def verify_logs(
     The report's context names every input by path and sha256, each log's anchor and what
     it proved, and the releases the records named.
     """
-    index = ReleaseIndex(releases, policy)
+    index = ReleaseIndex(releases, policy, now)
     heads: list[Head | None] = list(expect) if expect else [None] * len(logs)
     report = LogReport(context={**policy.describe(), "releases": clean(str(releases))})
     for path, head in zip(logs, heads, strict=True):
@@ -1079,8 +1179,11 @@ def verify_logs(
         report.logs.append(results)
         name = clean(str(path))
         report.context[f"input {name}"] = f"{results.sha256} ({results.size} bytes)"
-        if results.head is not None:
-            report.context[f"head {name}"] = str(results.head)
+        report.context[f"head {name}"] = (
+            str(results.head)
+            if results.head is not None
+            else "none: no record among its last lines (`sealbook run` refuses to append)"
+        )
         report.context[f"anchor {name}"] = results.anchor or (
             "none given: no record is anchored (a writer of the log could rewrite it whole)"
         )

@@ -83,6 +83,15 @@ REASONS: tuple[tuple[str, str], ...] = (
         "run-before-release",
         "the run started before its release's verified signing time (beyond skew)",
     ),
+    (
+        "record-time-future",
+        "the record's time is after the verification time plus the clock skew",
+    ),
+    (
+        "log-time-backwards",
+        "the record's time is earlier than a time recorded before it in the log, beyond the skew",
+    ),
+    ("run-finished-before-started", "a finished record's time is before its started record's"),
     ("run-unfinished", "a started run has no finished record"),
     (
         "run-unmatched",

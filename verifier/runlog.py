@@ -33,6 +33,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +85,47 @@ def chain_position(line: bytes) -> int | None:
     record = decode(line)
     seq = record.get("seq") if record is not None else None
     return seq if type(seq) is int and seq >= 1 else None
+
+
+TAIL_BLOCK = 64 << 10
+MAX_TAIL_BYTES = 64 << 20
+"""How far back from the end `find_head` reads at most."""
+
+
+def find_head(pread: Callable[[int, int], bytes], size: int) -> tuple[Head, int] | None:
+    """The head of a log of ``size`` bytes, and the offset where its torn bytes begin.
+
+    The one definition of a log's head, torn or not, shared by writers (`sealbook log head`,
+    the next append) and the verifier: the last complete line (ending with ``\\n``) that is a
+    chain position (`chain_position`), looking back over at most ``MAX_TORN_LINES + 1``
+    lines; the bytes after it are torn. An empty log, or one whose lines are all torn, has
+    the empty head. None: no record among the last lines (a writer refuses to append).
+    ``pread(count, offset)`` reads the log.
+    """
+    pos = size
+    buf = b""
+    while True:
+        nl = buf.rfind(b"\n")
+        checked = 0
+        while nl >= 0:
+            start = buf.rfind(b"\n", 0, nl)
+            if start < 0 and pos > 0:
+                break  # this line begins before what we have read
+            line = buf[start + 1 : nl]
+            seq = chain_position(line)
+            if seq is not None:
+                return Head(seq, line_hash(line + b"\n")), pos + nl + 1
+            checked += 1
+            if checked > MAX_TORN_LINES:
+                return None
+            nl = start
+        if pos == 0:
+            return EMPTY_HEAD, 0
+        if len(buf) > MAX_TAIL_BYTES:
+            return None
+        read_from = max(0, pos - TAIL_BLOCK)
+        buf = pread(pos - read_from, read_from) + buf
+        pos = read_from
 
 
 def line_hash(line: bytes) -> str:
