@@ -51,7 +51,7 @@ from verifier.errors import InputError, RefusedError, UsageError, VerificationEr
 from verifier.manifest import Snippet, valid_slug, valid_snippet_id, valid_version
 from verifier.pinned import SignedManifest, check_signed_manifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
-from verifier.runlog import MAX_TEXT, Head, format_time
+from verifier.runlog import MAX_TEXT, Head, format_time, secret_digest
 
 MAX_PARAM_CHARS = 4 * MAX_TEXT
 """The longest parameter value a run record holds (`verifier.runlog.params_problem`)."""
@@ -181,7 +181,10 @@ def run_snippet(
     if opts.dry_run:
         return _dry_run(target, prepared, opts, log, record)
     log.append({**record, "type": "started", "time": _now()})
-    result = execute(prepared.snippet.text, env, opts.capture, opts.out_fd, opts.err_fd)
+    secrets = {name: prepared.params[name] for name in prepared.snippet.secrets}
+    result = execute(
+        prepared.snippet.text, env, opts.capture, opts.out_fd, opts.err_fd, secrets=secrets
+    )
     head = log.append({**record, "type": "finished", "time": _now(), **result.fields()})
     return _outcome(record, result, head, prepared)
 
@@ -270,7 +273,10 @@ def _prepare(
                 f"set {name} to UTF-8 text of at most {MAX_PARAM_CHARS} characters",
             )
         params[name] = value
-        record["params"] = dict(params)
+        record["params"] = {
+            k: secret_digest(record["run_id"], v) if k in snippet.secrets else v
+            for k, v in params.items()
+        }
     if opts.site is not None:
         newest = newest_on_site(opts.site)
     else:

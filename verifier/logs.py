@@ -84,6 +84,9 @@ class _RunVerdict:
     dev: bool = False
     not_before: str = ""
     """Earliest acceptable record time (signing time minus skew), in record time format."""
+    secrets: tuple[str, ...] = ()
+    """Parameters the snippet declares secret: recorded as digests (`secret_digest`), never
+    in clear; checked per record, as the verdict does not depend on parameter values."""
 
 
 class ReleaseIndex:
@@ -188,7 +191,7 @@ def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
         return _RunVerdict("record-malformed", f"parameter(s) {extra} are not declared", dev)
     skew = timedelta(seconds=index.policy.clock_skew_seconds)
     not_before = (release.signature.signed_at - skew).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return _RunVerdict("verified", "", dev, not_before)
+    return _RunVerdict("verified", "", dev, not_before, snippet.secrets)
 
 
 @dataclass
@@ -317,6 +320,7 @@ class LogVerifier:
                 or len(user) > MAX_TEXT
                 or seq == expect_seq
                 or any(len(value) > _MAX_PARAM for value in params.values())
+                or (verdict.secrets and not _hidden(params, verdict.secrets))
             ):
                 other(line)
                 continue
@@ -433,6 +437,7 @@ class LogVerifier:
                 or len(line) > MAX_LINE_BYTES
                 or seq == self._expect_seq
                 or canonical_problem(line, record) is not None
+                or (verdict.secrets and not _hidden(params, verdict.secrets))
             ):
                 return False
             for value in params.values():
@@ -555,6 +560,10 @@ class LogVerifier:
         elif record["time"] < verdict.not_before:
             codes.append("run-before-release")
             details.append(f"{record['time']} is before the signing time minus skew")
+        if verdict.secrets and not _hidden(record["params"], verdict.secrets):
+            clear = [n for n in verdict.secrets if not is_digest(record["params"].get(n))]
+            codes.append("record-malformed")
+            details.append(f"secret parameter(s) {clear} recorded in clear, not as a digest")
         self._pair(record, kind, i, codes, details)
         return verdict
 
@@ -809,6 +818,11 @@ def _memo_key(record: dict[str, Any]) -> tuple[Any, ...]:
         record["manifest_digest"],
         tuple(record["params"]),
     )
+
+
+def _hidden(params: dict[str, Any], secrets: tuple[str, ...]) -> bool:
+    """Every secret parameter is recorded as a digest (`secret_digest`), not in clear."""
+    return all(is_digest(params.get(name)) for name in secrets)
 
 
 def _finished_ok(record: dict[str, Any]) -> bool:

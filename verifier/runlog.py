@@ -128,6 +128,16 @@ def find_head(pread: Callable[[int, int], bytes], size: int) -> tuple[Head, int]
         pos = read_from
 
 
+def secret_digest(run_id: str, value: str) -> str:
+    """What a run record holds for a secret parameter's value: never the value itself.
+
+    ``sha256:`` over the run id, a NUL and the value (UTF-8): whoever knows the value can
+    check it; equal secrets of different runs do not look equal; a guessable value can still
+    be guessed, as any digest of it could.
+    """
+    return "sha256:" + hashlib.sha256(f"{run_id}\0{value}".encode()).hexdigest()
+
+
 def line_hash(line: bytes) -> str:
     """``sha256:<hex>`` of one complete line's raw bytes, its final ``\\n`` included."""
     return "sha256:" + hashlib.sha256(line).hexdigest()
