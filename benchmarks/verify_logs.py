@@ -39,7 +39,7 @@ from builder.sign import SigningTarget  # noqa: E402
 from verifier.digests import canonical_json, digest  # noqa: E402
 from verifier.logs import default_workers  # noqa: E402
 from verifier.manifest import Manifest  # noqa: E402
-from verifier.runlog import GENESIS, SCHEMA, format_time  # noqa: E402
+from verifier.runlog import GENESIS, SCHEMA_V2, format_time  # noqa: E402
 
 HOSTS = [f"web-{i:02d}.prod.eu-west-1.example.com" for i in range(12)]
 USERS = ["oncall", "alice", "bob", "sre-bot"]
@@ -82,7 +82,7 @@ def write_log(path: Path, releases: list[tuple[Manifest, str]], count: int) -> N
             manifest, manifest_digest, snippets = plans[pair * len(plans) // pairs]
             slug, snippet = snippets[pair % len(snippets)]
             record = {
-                "schema": SCHEMA,
+                "schema": SCHEMA_V2,
                 "seq": seq,
                 "prev": prev,
                 "type": "started" if seq % 2 else "finished",
@@ -90,6 +90,7 @@ def write_log(path: Path, releases: list[tuple[Manifest, str]], count: int) -> N
                 "run_id": f"{pair:032x}",
                 "host": HOSTS[pair % len(HOSTS)],
                 "user": USERS[pair % len(USERS)],
+                "invoker": USERS[(pair + 1) % len(USERS)],
                 "slug": slug,
                 "release": manifest.version,
                 "manifest_digest": manifest_digest,

@@ -192,7 +192,7 @@ STARTED_LINE = 5  # started noop @1.1.0 (line 6 is its finished record)
 # An edit that passes the record's own checks (or fails one of lower precedence) is caught on
 # the edited record too: the next record's prev pins other bytes for it (issue 16).
 EDITS: dict[str, tuple[object, str]] = {
-    "schema": ("sealbook.run/v2", "record-malformed"),
+    "schema": ("sealbook.run/v1", "record-malformed"),  # written as v2: v1 has no invoker
     "seq": (99, "log-sequence-gap"),
     "prev": ("sha256:" + "1" * 64, "log-chain-broken"),
     "type": ("refused", "record-malformed"),
@@ -200,6 +200,7 @@ EDITS: dict[str, tuple[object, str]] = {
     "run_id": ("forged", "log-chain-broken"),
     "host": ("elsewhere", "log-chain-broken"),
     "user": ("mallory", "log-chain-broken"),
+    "invoker": ("mallory", "log-chain-broken"),
     "slug": ("ops/other", "runbook-unknown"),
     "release": ("1.0.0", "manifest-digest-mismatch"),
     "manifest_digest": ("sha256:" + "2" * 64, "manifest-digest-mismatch"),

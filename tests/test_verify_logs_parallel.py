@@ -18,17 +18,17 @@ from verifier.policy import TrustPolicy
 from verifier.runlog import line_hash
 
 
-def _log(root: Path, folder: Path, pairs: int = 40) -> Path:
+def _log(root: Path, folder: Path, pairs: int = 40, **over: str) -> Path:
     """A clean log of interleaved runs, with a refusal in the middle."""
     log = folder / "runs.jsonl"
     run = RunLog(log)
     for i in range(pairs):
-        run.append(run_record(root, "1.1.0", "noop", "started", run_id=f"a{i}"))
+        run.append(run_record(root, "1.1.0", "noop", "started", run_id=f"a{i}", **over))
         if i % 7 == 3:
-            refused = run_record(root, "1.1.0", "noop", "refused", run_id=f"x{i}")
+            refused = run_record(root, "1.1.0", "noop", "refused", run_id=f"x{i}", **over)
             run.append(refused | {"reason": "snippet-digest-mismatch", "detail": "no"})
         if i:
-            run.append(run_record(root, "1.1.0", "noop", "finished", run_id=f"a{i - 1}"))
+            run.append(run_record(root, "1.1.0", "noop", "finished", run_id=f"a{i - 1}", **over))
     return log
 
 
@@ -80,6 +80,21 @@ def test_clean_log_in_parallel_equals_serial(run_releases: Path, tmp_path: Path)
             [log], run_releases / "releases", policy, workers=2, segment_bytes=500, parallel_bytes=0
         ).render(fmt)
         assert a == b
+
+
+def test_v1_then_v2_records_in_parallel_equal_serial(run_releases: Path, tmp_path: Path) -> None:
+    """A log kept across the upgrade: v1 records, then v2 ones naming their invoker."""
+    log = _log(run_releases, tmp_path, pairs=20)
+    RunLog(log).append(run_record(run_releases, "1.1.0", "noop", "finished", run_id="a19"))
+    for i in range(20):
+        for kind in ("started", "finished"):
+            record = run_record(run_releases, "1.1.0", "noop", kind, run_id=f"b{i}")
+            RunLog(log).append(record | {"invoker": "alice"})
+    schemas = {json.loads(line)["schema"] for line in lines(log)}
+    assert schemas == {"sealbook.run/v1", "sealbook.run/v2"}
+    serial, parallel, used = _reports(run_releases, log)
+    assert serial == parallel and used
+    assert json.loads(serial)["summary"]["failed"] == 0
 
 
 def _tampered(log: Path, how: str) -> None:

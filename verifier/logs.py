@@ -46,19 +46,21 @@ from verifier.logreport import VERIFIED_CODE, LogReport, LogResults, clean
 from verifier.policy import TrustPolicy
 from verifier.reasons import first
 from verifier.release import VerifiedRelease, verify_release
+from verifier.runlog import FIELDS as FIELDS_V1
 from verifier.runlog import (
-    FIELDS,
     GENESIS,
     MAX_LINE_BYTES,
     MAX_TEXT,
     MAX_TORN_LINES,
     RUN_ID_RE,
     SCHEMA,
+    SCHEMA_V2,
     Head,
     calendar_day,
     canonical_problem,
     common_problem,
     decode,
+    fields_of,
     find_head,
     format_time,
     record_problem,
@@ -261,11 +263,13 @@ class LogVerifier:
                 duration,
                 exit_code,
                 host_b,
+                invoker_b,
                 manifest_b,
                 params_b,
                 prev_b,
                 release_b,
                 run_id_b,
+                version_b,
                 seq_b,
                 slug_b,
                 digest_b,
@@ -282,6 +286,7 @@ class LogVerifier:
                     shaped = duration is None and stderr_b is None
                 else:
                     shaped = stderr_b is not None and int(duration) >= 0 and int(exit_code) <= 255
+                shaped = shaped and (invoker_b is None) == (version_b == b"1")
                 if not params_b:
                     params: dict[str, str] = {}
                 elif params_shape(params_b) is None:
@@ -295,6 +300,7 @@ class LogVerifier:
                     # A repeated name: the full path says what JSON makes of it.
                     shaped = shaped and 4 * len(params) + 1 == len(pieces)
                 host, user = host_b.decode(), user_b.decode()
+                invoker = None if invoker_b is None else invoker_b.decode()
                 release, slug, snippet_id = release_b.decode(), slug_b.decode(), snippet_b.decode()
                 snippet_digest, manifest_digest = digest_b.decode(), manifest_b.decode()
                 prev = prev_b.decode()
@@ -318,13 +324,24 @@ class LogVerifier:
                 or not _day_ok(when_b)
                 or len(host) > MAX_TEXT
                 or len(user) > MAX_TEXT
+                or (invoker is not None and len(invoker) > MAX_TEXT)
                 or seq == expect_seq
                 or any(len(value) > _MAX_PARAM for value in params.values())
                 or (verdict.secrets and not _hidden(params, verdict.secrets))
             ):
                 other(line)
                 continue
-            ident = (slug, release, snippet_id, snippet_digest, manifest_digest, host, user, params)
+            ident = (
+                slug,
+                release,
+                snippet_id,
+                snippet_digest,
+                manifest_digest,
+                host,
+                user,
+                invoker,
+                params,
+            )
             undo: tuple[str, str, Any]
             if started:
                 if run_id in open_runs:
@@ -408,10 +425,17 @@ class LogVerifier:
                 record["host"],
                 record["user"],
             )
+            schema = record["schema"]
+            v2 = schema == SCHEMA_V2
+            invoker = record["invoker"] if v2 else None
             if kind == "started":
-                if len(record) != _STARTED_COUNT:
+                if len(record) != _STARTED_COUNT + v2:
                     return False
-            elif kind != "finished" or len(record) != _FINISHED_COUNT or not _finished_ok(record):
+            elif (
+                kind != "finished"
+                or len(record) != _FINISHED_COUNT + v2
+                or not _finished_ok(record)
+            ):
                 return False
             verdict = self._memo.get(_memo_key(record))
             if (
@@ -421,7 +445,8 @@ class LogVerifier:
                 or type(seq) is not int
                 or seq != chain.last_seq + 1
                 or record["prev"] != chain.last_hash
-                or record["schema"] != SCHEMA
+                or (schema != SCHEMA and not v2)
+                or (v2 and (type(invoker) is not str or len(invoker) > MAX_TEXT))
                 or type(when) is not str
                 or when < verdict.not_before
                 or not valid_time(when)
@@ -445,7 +470,7 @@ class LogVerifier:
                     return False
         except (ValueError, StopIteration, KeyError, TypeError, AttributeError, RecursionError):
             return False  # the full path says what is wrong
-        ident = (*_IDENT_OF(record), params)
+        ident = (*_IDENT_OF(record), invoker, params)
         return self._commit(line, kind == "started", run_id, ident, seq, verdict.dev, when)
 
     def line(self, line: bytes, complete: bool = True) -> None:
@@ -474,7 +499,8 @@ class LogVerifier:
     def _record(self, record: dict[str, Any], i: int) -> None:
         chain = self.chain
         kind = record.get("type")
-        fields = FIELDS.get(kind) if type(kind) is str else None  # unhashable when not a str
+        table = fields_of(record)
+        fields = table.get(kind) if type(kind) is str else None  # unhashable when not a str
         if fields is None or record.keys() != fields:
             problem = record_problem(record)
         else:
@@ -581,7 +607,7 @@ class LogVerifier:
         """(4) Match a finished record to its started one."""
         chain = self.chain
         run_id = record["run_id"]
-        ident = (*_IDENT_OF(record), record["params"])
+        ident = (*_IDENT_OF(record), record.get("invoker"), record["params"])
         if kind == "started":
             if run_id in chain.open_runs:
                 codes.append("run-unmatched")
@@ -737,8 +763,9 @@ _IDENT = (
 
 _IDENT_OF = operator.itemgetter(*_IDENT)
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-_STARTED_COUNT = len(FIELDS["started"])
-_FINISHED_COUNT = len(FIELDS["finished"])
+_STARTED_COUNT = len(FIELDS_V1["started"])
+_FINISHED_COUNT = len(FIELDS_V1["finished"])
+"""Fields of a v1 record; a v2 record has one more (``invoker``)."""
 _MAX_PARAM = 4 * MAX_TEXT
 _TEXT = rb'"([^"\\\x00-\x1f]*)"'
 """A JSON string with no escape and no control character: its value is its UTF-8 text."""
@@ -751,12 +778,13 @@ _PARAMS = re.compile(_PARAM + rb"(?:," + _PARAM + rb")*")
 _HEX = rb'"(sha256:[0-9a-f]{64})"'
 _SHAPE = re.compile(
     rb'\{(?:"duration_ms":(0|[1-9][0-9]*),"exit_code":(0|[1-9][0-9]{0,2}),)?'
-    rb'"host":' + _TEXT + rb',"manifest_digest":' + _KNOWN + rb',"params":\{([^}]*)\}'
+    rb'"host":' + _TEXT + rb'(?:,"invoker":' + _TEXT + rb")?"
+    rb',"manifest_digest":' + _KNOWN + rb',"params":\{([^}]*)\}'
     rb',"prev":'
     + _KNOWN
     + rb',"release":'
     + _KNOWN
-    + rb',"run_id":"([A-Za-z0-9._:-]{1,128})","schema":"sealbook\.run/v1","seq":([1-9][0-9]*)'
+    + rb',"run_id":"([A-Za-z0-9._:-]{1,128})","schema":"sealbook\.run/v([12])","seq":([1-9][0-9]*)'
     + rb',"slug":'
     + _KNOWN
     + rb',"snippet_digest":'

@@ -56,6 +56,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("runbook-unknown", "the runbook slug is not in that release"),
     ("param-missing", "a parameter the snippet declares was not set"),
     ("param-invalid", "a declared parameter's value is over the limit or not UTF-8 text"),
+    (
+        "log-diverted",
+        "sealbook run was told to log elsewhere (--log, $SEALBOOK_LOG) than the policy's [run] log",
+    ),
     # -- site -------------------------------------------------------------------
     # The site is proven by reproduction: each served file equals the re-rendered one or fails.
     # A preview page is wholly unsigned: that is the diagnosis that matters, whatever else differs.

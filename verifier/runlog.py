@@ -44,6 +44,10 @@ from verifier.manifest import PARAM_RE, valid_slug, valid_snippet_id, valid_vers
 from verifier.reasons import CODES
 
 SCHEMA = "sealbook.run/v1"
+SCHEMA_V2 = "sealbook.run/v2"
+"""``sealbook.run/v2`` is v1 plus ``invoker`` in every record (the invoking user beside the
+effective ``user``). Writers since 0.1.0-issue-16 write v2; v1 records stay valid, and each
+record is checked against the schema it names (`fields_of`)."""
 GENESIS = "sha256:" + "0" * 64
 TYPES = ("started", "finished", "refused", "recovered")
 MAX_LINE_BYTES = 64 << 10
@@ -67,7 +71,20 @@ FIELDS: dict[str, frozenset[str]] = {
     "refused": _COMMON | _RUN | {"reason", "detail"},
     "recovered": _COMMON | {"torn_digest", "torn_bytes"},
 }
+FIELDS_V2: dict[str, frozenset[str]] = {
+    kind: fields | {"invoker"} for kind, fields in FIELDS.items()
+}
 RUN_FIELDS = tuple(sorted(_RUN))
+
+
+def fields_of(record: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The fields of each record type under the schema ``record`` names (v1 when unknown)."""
+    return FIELDS_V2 if record.get("schema") == SCHEMA_V2 else FIELDS
+
+
+def schema_for(fields: dict[str, Any]) -> str:
+    """The schema a writer gives a record with these fields: v2 when it names its invoker."""
+    return SCHEMA_V2 if "invoker" in fields else SCHEMA
 
 
 def format_time(moment: datetime) -> str:
@@ -239,7 +256,8 @@ def record_problem(record: object) -> str | None:
     if type(record) is not dict:
         return "not a JSON object"
     kind = record.get("type")
-    fields = FIELDS.get(kind) if type(kind) is str else None  # a list or dict is unhashable
+    table = fields_of(record)
+    fields = table.get(kind) if type(kind) is str else None  # a list or dict is unhashable
     if fields is None:
         return f"type must be one of {', '.join(TYPES)}"
     if record.keys() != fields:
@@ -253,8 +271,8 @@ def record_problem(record: object) -> str | None:
 
 def common_problem(record: dict[str, Any]) -> str | None:
     """Why the fields every record has are malformed (``prev`` is left to the chain check)."""
-    if record["schema"] != SCHEMA:
-        return f"schema must be {SCHEMA!r}"
+    if record["schema"] not in (SCHEMA, SCHEMA_V2):
+        return f"schema must be {SCHEMA!r} or {SCHEMA_V2!r}"
     seq = record["seq"]
     if type(seq) is not int or seq < 1:
         return "seq must be an integer >= 1"
@@ -270,6 +288,8 @@ def common_problem(record: dict[str, Any]) -> str | None:
         return "run_id must be 1-128 of [A-Za-z0-9._:-]"
     if not (_text(record["host"]) and _text(record["user"])):
         return f"host and user must be strings of at most {MAX_TEXT} characters"
+    if record["schema"] == SCHEMA_V2 and not _text(record["invoker"]):
+        return f"invoker must be a string of at most {MAX_TEXT} characters"
     return None
 
 
