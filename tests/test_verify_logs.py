@@ -888,3 +888,63 @@ def test_the_head_of_a_torn_log_is_the_writers(
     head = capsys.readouterr().out.strip()
     _rc, doc = verify(run_releases, capsys, log)
     assert doc["context"][f"head {log}"] == head
+
+
+# -- the audit summary (issue 16, deliver 2) ------------------------------------------------
+
+
+def summary(
+    root: Path, capsys: pytest.CaptureFixture[str], *logs: Path, extra: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    argv = ["summary", *map(str, logs), "--releases", str(root / "releases")]
+    rc = verify_main([*argv, "--policy", str(root / "dev/sealbook.dev.toml"), *extra])
+    return rc, capsys.readouterr().out
+
+
+def test_summary_counts_and_lists_what_the_runs_did(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    rc, out = summary(run_releases, capsys, log, extra=("--format", "json"))
+    doc = json.loads(out)
+    assert rc == 0
+    claimed = doc.pop("digest")
+    assert claimed == digest(canonical_json(doc))
+    counts = doc["counts"]
+    assert counts["records"] == 11 and counts["attempts"] == 6 and counts["failed"] == 0
+    assert counts["per release"] == {"1.0.0": 2, "1.1.0": 4}
+    assert counts["per runbook"] == {SLUG: 6}
+    assert sum(counts["per host"].values()) == 6 and sum(counts["per invoker"].values()) == 6
+    assert [(r["snippet_id"], r["outcome"]) for r in doc["refusals"]] == [
+        ("query", "refused (snippet-not-executable)")
+    ]
+    assert doc["head"] == "1.1.0"
+    assert {(r["snippet_id"], r["in newest"]) for r in doc["superseded"]} == {
+        ("make-mark", "same"),
+        ("version-echo", "changed"),
+    }
+    assert doc["unfinished"] == doc["recoveries"] == doc["nonzero_exits"] == []
+    first = doc["records"][0]
+    assert {"time", "host", "user", "invoker", "release", "snippet_id", "outcome"} <= first.keys()
+    _rc, again = summary(run_releases, capsys, log, extra=("--format", "json"))
+    assert again == out  # deterministic
+
+
+def test_summary_window_and_markdown(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    lines_ = lines(log)
+    rewrite(log, lines_[:-1])  # the last run never finished
+    cut = json.loads(lines_[4])["time"]
+    rc, out = summary(run_releases, capsys, log, extra=("--format", "json", "--since", cut))
+    doc = json.loads(out)
+    assert rc == 1
+    assert all(r["time"] >= cut for r in doc["records"]) and doc["counts"]["records"] < 10
+    assert [r["item"] for r in doc["unfinished"]] == [f"{log}:10"]
+    assert doc["window"] == {"since": cut, "until": None}
+    rc, md = summary(run_releases, capsys, log)
+    assert md.startswith("# sealbook audit summary")
+    assert "## Refusals (1)" in md and "## Unfinished runs (1)" in md
+    assert "## Runs of superseded releases (2)" in md and "| changed |" in md
+    assert "policy digest" in md
+    rc, _out = summary(run_releases, capsys, log, extra=("--since", "yesterday"))
+    assert rc == 2
