@@ -20,8 +20,8 @@ from verifier.errors import RefusedError
 from verifier.logs import verify_logs
 from verifier.manifest import Manifest
 from verifier.policy import TrustPolicy
-from verifier.results import Report, render_json
-from verifier.runlog import format_time, line_hash
+from verifier.results import Report, render_json, render_junit
+from verifier.runlog import Head, format_time, line_hash
 
 SLUG = "ops/demo"
 
@@ -712,6 +712,13 @@ def test_after_a_failed_anchor_nothing_before_it_is_verified(
     assert {found[i] for i in (9, 10, 11)} == {"verified"}  # after the anchor: the chain's word
     assert "FAILED" in doc["context"][f"anchor {log}"]
     assert "verified" not in {found[i] for i in range(1, 9)}
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    for head in ("8:sha256:" + "5" * 64, f"8:{line_hash(lines(log)[7])}"):
+        report = verify_logs([log], run_releases / "releases", policy, [Head.parse(head)])
+        expected = render_json(Report("logs", report.results, context=report.context))
+        assert report.render("json") == expected  # the compact writer equals the generic one
+        generic = render_junit(Report("logs", report.results, context=report.context))
+        assert report.render("junit") == generic
 
 
 def test_anchors_pair_with_their_logs_by_name(
