@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ from builder.sign import SigningTarget  # noqa: E402
 from verifier.digests import canonical_json, digest  # noqa: E402
 from verifier.logs import default_workers  # noqa: E402
 from verifier.manifest import Manifest  # noqa: E402
-from verifier.runlog import GENESIS, SCHEMA  # noqa: E402
+from verifier.runlog import GENESIS, SCHEMA_V2, format_time  # noqa: E402
 
 HOSTS = [f"web-{i:02d}.prod.eu-west-1.example.com" for i in range(12)]
 USERS = ["oncall", "alice", "bob", "sre-bot"]
@@ -71,20 +72,25 @@ def write_log(path: Path, releases: list[tuple[Manifest, str]], count: int) -> N
     dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     prev, out, checked = GENESIS, [], False
     stdout_digests = [digest(f"output {i}\n".encode()) for i in range(64)]
+    # One pair per ms from 200 s ago: after the releases' signing time minus the skew, and
+    # never beyond the verification time plus the skew (record-time-future).
+    base = datetime.now(UTC) - timedelta(seconds=200)
+    times = [format_time(base + timedelta(milliseconds=pair)) for pair in range(pairs)]
     with path.open("wb") as fh:
         for seq in range(1, count + 1):
             pair = (seq - 1) // 2
             manifest, manifest_digest, snippets = plans[pair * len(plans) // pairs]
             slug, snippet = snippets[pair % len(snippets)]
             record = {
-                "schema": SCHEMA,
+                "schema": SCHEMA_V2,
                 "seq": seq,
                 "prev": prev,
                 "type": "started" if seq % 2 else "finished",
-                "time": f"2030-01-01T00:{(pair // 60000) % 60:02d}:{(pair // 1000) % 60:02d}.{pair % 1000:03d}Z",
+                "time": times[pair],
                 "run_id": f"{pair:032x}",
                 "host": HOSTS[pair % len(HOSTS)],
                 "user": USERS[pair % len(USERS)],
+                "invoker": USERS[(pair + 1) % len(USERS)],
                 "slug": slug,
                 "release": manifest.version,
                 "manifest_digest": manifest_digest,

@@ -75,27 +75,75 @@ def invocation(text: str) -> list[str]:
     return [bash_path(), "--noprofile", "--norc", "-c", text, ARGV0]
 
 
-class _Tee(threading.Thread):
-    """Copy a pipe to a descriptor as it arrives; hash it; optionally keep a copy."""
+class Masker:
+    """Replace each secret value with ``[secret NAME]`` in a stream that arrives in chunks.
 
-    def __init__(self, source: IO[bytes], target_fd: int, keep: IO[bytes] | None) -> None:
+    A value split across chunks is still found: up to the longest value's length minus one
+    byte is held back until the next chunk (or `flush`).
+    """
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        pairs = [(v.encode(), f"[secret {k}]".encode()) for k, v in secrets.items() if v]
+        self.pairs = sorted(pairs, key=lambda pair: -len(pair[0]))  # longest first on ties
+        self.hold = max((len(v) for v, _ in self.pairs), default=1) - 1
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The masked bytes that are final so far."""
+        data = self.pending + chunk
+        out = bytearray()
+        while True:
+            found = [(data.find(v), i) for i, (v, _) in enumerate(self.pairs)]
+            hits = [(at, i) for at, i in found if at >= 0]
+            if not hits:
+                break
+            at, i = min(hits)
+            value, label = self.pairs[i]
+            out += data[:at] + label
+            data = data[at + len(value) :]
+        cut = max(0, len(data) - self.hold)
+        out += data[:cut]
+        self.pending = data[cut:]
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        """The bytes held back at the end of the stream."""
+        rest, self.pending = self.pending, b""
+        return rest
+
+
+class _Tee(threading.Thread):
+    """Copy a pipe to a descriptor as it arrives; hash it; optionally keep a copy.
+
+    With a `Masker`, the hash and the kept copy are of the masked stream (secret values
+    replaced); the descriptor still gets the stream as it is, live.
+    """
+
+    def __init__(
+        self, source: IO[bytes], target_fd: int, keep: IO[bytes] | None, mask: Masker | None
+    ) -> None:
         super().__init__(daemon=True)
-        self.source, self.target_fd, self.keep = source, target_fd, keep
+        self.source, self.target_fd, self.keep, self.mask = source, target_fd, keep, mask
         self.sha = hashlib.sha256()
+
+    def _record(self, data: bytes) -> None:
+        self.sha.update(data)
+        if self.keep is not None:
+            self.keep.write(data)
 
     def run(self) -> None:
         fd = self.source.fileno()
         writable = True
         while chunk := os.read(fd, CHUNK):
-            self.sha.update(chunk)
-            if self.keep is not None:
-                self.keep.write(chunk)
+            self._record(self.mask.feed(chunk) if self.mask is not None else chunk)
             view = memoryview(chunk)
             while writable and view:
                 try:
                     view = view[os.write(self.target_fd, view) :]
                 except OSError:  # our stdout went away: keep draining so the snippet is not blocked
                     writable = False
+        if self.mask is not None:
+            self._record(self.mask.flush())
 
     @property
     def digest(self) -> str:
@@ -121,9 +169,18 @@ def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
 
 
 def execute(
-    text: str, env: Mapping[str, str], capture: Path | None, out_fd: int = 1, err_fd: int = 2
+    text: str,
+    env: Mapping[str, str],
+    capture: Path | None,
+    out_fd: int = 1,
+    err_fd: int = 2,
+    *,
+    secrets: Mapping[str, str] | None = None,
 ) -> Execution:
-    """Run ``text`` with a clean bash; stream, hash and optionally capture its output."""
+    """Run ``text`` with a clean bash; stream, hash and optionally capture its output.
+
+    ``secrets`` (name -> value) are masked in what is hashed and captured (`Masker`).
+    """
     keep = _capture_files(capture)
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -134,7 +191,10 @@ def execute(
         close_fds=True,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    tees = [_Tee(proc.stdout, out_fd, keep[0]), _Tee(proc.stderr, err_fd, keep[1])]
+    tees = [
+        _Tee(pipe, fd, kept, Masker(secrets) if secrets else None)
+        for pipe, fd, kept in ((proc.stdout, out_fd, keep[0]), (proc.stderr, err_fd, keep[1]))
+    ]
     with _signals_forwarded(proc):
         for tee in tees:
             tee.start()

@@ -113,6 +113,16 @@ def _check_names(runbook: SourceRunbook) -> Iterator[Problem]:
                 "params-invalid",
                 f"parameter names {visible(' '.join(bad))} are not [A-Z_][A-Z0-9_]*",
             )
+        undeclared = [p for p in snippet.secrets if p not in snippet.params]
+        if undeclared:
+            yield Problem(
+                path,
+                snippet.line,
+                "error",
+                "secret-undeclared",
+                f"secret {visible(' '.join(undeclared))} is not among params= "
+                f"({visible(' '.join(snippet.params)) or 'none'}); declare it in params= too",
+            )
 
 
 def _check_id(

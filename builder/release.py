@@ -178,6 +178,7 @@ def _frozen(source: SourceRunbook, source_digest: str, revision: int) -> Runbook
             params=tuple(s.params),
             digest=digest(s.text.encode("utf-8")),
             text=s.text,
+            secrets=tuple(p for p in s.secrets if p in s.params),
         )
         for s in source.snippets
     )

@@ -44,14 +44,21 @@ from typing import Any
 from builder.execute import Execution, execute
 from builder.fetch import FetchError, SignedFiles, fetch_release, newest_in_folder, newest_on_site
 from builder.fetch import read_release as read_release_folder
-from builder.runlog import RunLog, default_log_path, local_identity, new_run_id
+from builder.runlog import (
+    LOG_ENV,
+    RunLog,
+    default_log_path,
+    invoking_user,
+    local_identity,
+    new_run_id,
+)
 from builder.verdict_cache import VerdictCache, default_cache_dir, verdict_key
 from verifier.digests import digest
 from verifier.errors import InputError, RefusedError, UsageError, VerificationError
 from verifier.manifest import Snippet, valid_slug, valid_snippet_id, valid_version
 from verifier.pinned import SignedManifest, check_signed_manifest, verify_signed_manifest
 from verifier.policy import TrustPolicy
-from verifier.runlog import MAX_TEXT, Head, format_time
+from verifier.runlog import MAX_TEXT, Head, format_time, secret_digest
 
 MAX_PARAM_CHARS = 4 * MAX_TEXT
 """The longest parameter value a run record holds (`verifier.runlog.params_problem`)."""
@@ -157,12 +164,14 @@ def run_snippet(
     """
     opts = options or RunOptions(**kwargs)
     env = os.environ if opts.env is None else opts.env
-    log = RunLog(opts.log or default_log_path(env))
+    asked = opts.log or (default_log_path(env) if env.get(LOG_ENV) else None)
+    log = RunLog(policy.run_log or asked or default_log_path(env))
     host, user = local_identity()
     record: dict[str, Any] = {
         "run_id": new_run_id(),
         "host": host,
         "user": user,
+        "invoker": invoking_user(env),
         "slug": target.slug,
         "release": target.release,
         "manifest_digest": None,
@@ -171,6 +180,7 @@ def run_snippet(
         "params": {},
     }
     try:
+        _check_log(target, policy, asked)
         prepared = _prepare(target, policy, opts, env, record)
     except RefusedError as exc:
         if not opts.dry_run:
@@ -181,9 +191,29 @@ def run_snippet(
     if opts.dry_run:
         return _dry_run(target, prepared, opts, log, record)
     log.append({**record, "type": "started", "time": _now()})
-    result = execute(prepared.snippet.text, env, opts.capture, opts.out_fd, opts.err_fd)
+    secrets = {name: prepared.params[name] for name in prepared.snippet.secrets}
+    result = execute(
+        prepared.snippet.text, env, opts.capture, opts.out_fd, opts.err_fd, secrets=secrets
+    )
     head = log.append({**record, "type": "finished", "time": _now(), **result.fields()})
     return _outcome(record, result, head, prepared)
+
+
+def _check_log(target: RunTarget, policy: TrustPolicy, asked: Path | None) -> None:
+    """Refuse a log other than the one the policy pins (``[run] log``); the refusal goes there."""
+    pinned = policy.run_log
+    if pinned is None or asked is None or _same_path(asked, pinned):
+        return
+    raise _refuse(
+        "log-diverted",
+        target,
+        f"the policy {policy.source} pins the run log to {pinned}, not {asked}",
+        "drop --log and unset $SEALBOOK_LOG (this refusal is recorded in the pinned log)",
+    )
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return a.resolve(strict=False) == b.resolve(strict=False)
 
 
 def _now() -> str:
@@ -270,7 +300,10 @@ def _prepare(
                 f"set {name} to UTF-8 text of at most {MAX_PARAM_CHARS} characters",
             )
         params[name] = value
-        record["params"] = dict(params)
+        record["params"] = {
+            k: secret_digest(record["run_id"], v) if k in snippet.secrets else v
+            for k, v in params.items()
+        }
     if opts.site is not None:
         newest = newest_on_site(opts.site)
     else:

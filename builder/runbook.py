@@ -78,6 +78,8 @@ class SourceSnippet:
     """``run=true`` / ``run=false`` in the fence, None when not said."""
     why_not: tuple[str, ...] = ()
     """Why a block in an executable language is a reference block (`builder.runnable`)."""
+    secrets: tuple[str, ...] = ()
+    """Declared parameters whose values are secret (``secret="TOKEN"``), sorted."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class _Info:
     params: tuple[str, ...]
     allow_non_ascii: bool
     run: bool | None
+    secrets: tuple[str, ...] = ()
 
 
 def split_lines(text: str) -> list[str]:
@@ -200,7 +203,8 @@ def _parse_info(info: str) -> _Info:
     params = tuple(sorted({p for p in re.split(r"[\s,]+", attrs.get("params", "")) if p}))
     allow = "allow-non-ascii" in attrs and attrs["allow-non-ascii"].lower() in _TRUE
     run = None if "run" not in attrs else attrs["run"].lower() in _TRUE
-    return _Info(language or "text", explicit, params, allow, run)
+    secrets = tuple(sorted({p for p in re.split(r"[\s,]+", attrs.get("secret", "")) if p}))
+    return _Info(language or "text", explicit, params, allow, run, secrets)
 
 
 def heading_id(text: str | None) -> str:
@@ -246,6 +250,7 @@ def _snippet(
         executable=executable,
         line=block.line,
         params=info.params,
+        secrets=info.secrets,
         text=signed_text(text),
         raw=block.raw,
         allow_non_ascii=info.allow_non_ascii,

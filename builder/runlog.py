@@ -35,18 +35,15 @@ from verifier.errors import EXIT_REFUSED, SealbookError
 from verifier.runlog import (
     EMPTY_HEAD,
     GENESIS,
-    MAX_TORN_LINES,
-    SCHEMA,
     Head,
-    chain_position,
     encode,
+    find_head,
     format_time,
     line_hash,
+    schema_for,
 )
 
 LOG_ENV = "SEALBOOK_LOG"
-BLOCK = 64 << 10
-MAX_TAIL_BYTES = 64 << 20
 
 
 class RunLogError(SealbookError):
@@ -71,11 +68,38 @@ def new_run_id() -> str:
 
 def local_identity() -> tuple[str, str]:
     """(host, user) as this host reports them (the log cannot prove either)."""
+    return socket.gethostname()[:1024], _user_name(os.geteuid())[:1024]
+
+
+LOGIN_UID = Path("/proc/self/loginuid")
+_NO_LOGIN_UID = 4294967295
+
+
+def invoking_user(env: Mapping[str, str] | None = None) -> str:
+    """Who invoked the run, beside the effective user (root under sudo).
+
+    The login uid the kernel keeps across sudo and su (``/proc/self/loginuid``, set at login
+    by PAM), else ``$SUDO_USER``, else the effective user. Like every identity in the log it
+    is what the host reports: a root user can change any of them.
+    """
+    env = os.environ if env is None else env
     try:
-        user = pwd.getpwuid(os.geteuid()).pw_name
+        uid = int(LOGIN_UID.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        uid = _NO_LOGIN_UID
+    if uid != _NO_LOGIN_UID:
+        return _user_name(uid)[:1024]
+    sudo = env.get("SUDO_USER", "")
+    if sudo:
+        return sudo[:1024]
+    return _user_name(os.geteuid())[:1024]
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        user = str(os.geteuid())
-    return socket.gethostname()[:1024], user[:1024]
+        return str(uid)
 
 
 @dataclass(frozen=True)
@@ -87,31 +111,13 @@ class Tail:
 
 
 def read_tail(fd: int, where: str) -> Tail:
-    """Find the last chain position and the torn bytes after it, reading backwards."""
-    pos = os.fstat(fd).st_size
-    buf = b""
-    while True:
-        nl = buf.rfind(b"\n")
-        checked = 0
-        while nl >= 0:
-            start = buf.rfind(b"\n", 0, nl)
-            if start < 0 and pos > 0:
-                break  # this line begins before what we have read
-            line = buf[start + 1 : nl]
-            seq = chain_position(line)
-            if seq is not None:
-                return Tail(Head(seq, line_hash(line + b"\n")), buf[nl + 1 :])
-            checked += 1
-            if checked > MAX_TORN_LINES:
-                raise _no_record(where)
-            nl = start
-        if pos == 0:
-            return Tail(EMPTY_HEAD, buf)
-        if len(buf) > MAX_TAIL_BYTES:
-            raise _no_record(where)
-        read_from = max(0, pos - BLOCK)
-        buf = os.pread(fd, pos - read_from, read_from) + buf
-        pos = read_from
+    """The head (`verifier.runlog.find_head`, as the verifier finds it) and the torn bytes."""
+    size = os.fstat(fd).st_size
+    found = find_head(lambda count, offset: os.pread(fd, count, offset), size)
+    if found is None:
+        raise _no_record(where)
+    head, torn_at = found
+    return Tail(head, os.pread(fd, size - torn_at, torn_at) if torn_at < size else b"")
 
 
 def _no_record(where: str) -> RunLogError:
@@ -192,7 +198,7 @@ class RunLog:
                 "user": fields.get("user", ""),
                 "torn_digest": digest(tail.torn),
                 "torn_bytes": len(tail.torn),
-            }
+            } | ({"invoker": fields["invoker"]} if "invoker" in fields else {})
             line = _encode(recovered, head)
             out = (b"" if tail.torn.endswith(b"\n") else b"\n") + line
             head = Head(head.seq + 1, line_hash(line))
@@ -220,7 +226,7 @@ class RunLog:
 
 
 def _encode(fields: dict[str, Any], after: Head) -> bytes:
-    record = {**fields, "schema": SCHEMA, "seq": after.seq + 1, "prev": after.hash}
+    record = {**fields, "schema": schema_for(fields), "seq": after.seq + 1, "prev": after.hash}
     try:
         return encode(record)
     except ValueError as exc:  # a bug in the caller, never user input

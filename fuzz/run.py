@@ -36,6 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from datetime import UTC, datetime  # noqa: E402
+
 from builder.frontmatter import FrontMatterError, read_front_matter  # noqa: E402
 from builder.lint import _check_characters, _check_names  # noqa: E402
 from builder.release import make_release  # noqa: E402
@@ -206,7 +208,7 @@ def make_world(root: Path) -> World:
         policy_path=policy_path,
         log=raw_log,
         head=Head(len(lines), line_hash(lines[-1])),
-        index=ReleaseIndex(root / "releases", policy),
+        index=ReleaseIndex(root / "releases", policy, datetime(2099, 1, 2, tzinfo=UTC)),
     )
 
 

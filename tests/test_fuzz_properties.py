@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -304,10 +305,14 @@ def test_site_manifest_parser_raises_only_input_error(raw: bytes) -> None:
 
 # --- run logs -----------------------------------------------------------------------------------
 
+SEED_NOW = datetime(2099, 1, 2, tzinfo=UTC)
+"""The verification time for the seed log, dated 2099 (after any release signed today)."""
+
 
 def test_seed_log_verifies(seeds: Seeds) -> None:
     policy = TrustPolicy.from_toml(seeds.policy, seeds.policy_path)
-    results = verify_log(seeds.root / "runs.jsonl", ReleaseIndex(seeds.root / "releases", policy))
+    index = ReleaseIndex(seeds.root / "releases", policy, SEED_NOW)
+    results = verify_log(seeds.root / "runs.jsonl", index)
     assert len(results) == 7 and results.failed() == 0
 
 
@@ -326,7 +331,7 @@ def test_log_record_parsing_never_raises(seeds: Seeds, data: st.DataObject) -> N
 @pytest.fixture(scope="module")
 def index(seeds: Seeds) -> ReleaseIndex:
     return ReleaseIndex(
-        seeds.root / "releases", TrustPolicy.from_toml(seeds.policy, seeds.policy_path)
+        seeds.root / "releases", TrustPolicy.from_toml(seeds.policy, seeds.policy_path), SEED_NOW
     )
 
 

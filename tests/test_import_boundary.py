@@ -63,6 +63,7 @@ def test_release_releases_and_logs_commands_never_load_the_renderer(
         ["releases", releases, *policy],
         ["release", f"{releases}/1.1.0", *policy],
         ["logs", str(log), "--releases", releases, *policy],
+        ["summary", str(log), "--releases", releases, *policy],
     ):
         mods = _loaded_by_cli(argv)
         assert "verifier.release" in mods, argv

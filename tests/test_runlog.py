@@ -56,6 +56,51 @@ def test_schema_file_matches_the_format() -> None:
         assert variant["additionalProperties"] is False
 
 
+def test_v2_schema_file_is_v1_plus_invoker() -> None:
+    from verifier.runlog import FIELDS_V2
+
+    schema = json.loads((REPO / "schemas/run-record.v2.schema.json").read_text(encoding="utf-8"))
+    variants = {v["properties"]["type"]["const"]: v for v in schema["oneOf"]}
+    assert set(variants) == set(FIELDS_V2)
+    for kind, variant in variants.items():
+        assert set(variant["required"]) == set(FIELDS_V2[kind]) == set(variant["properties"])
+        assert variant["properties"]["schema"]["const"] == "sealbook.run/v2"
+
+
+def test_invoking_user_login_uid_then_sudo_then_effective(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import pwd
+
+    from builder import runlog as runlog_module
+    from builder.runlog import invoking_user
+
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    login = tmp_path / "loginuid"
+    monkeypatch.setattr(runlog_module, "LOGIN_UID", login)
+    login.write_text("4294967295")  # unset: no login session (a container, a daemon)
+    assert invoking_user({"SUDO_USER": "alice"}) == "alice"
+    assert invoking_user({}) == me
+    login.write_text(f"{os.geteuid()}\n")  # the kernel's login uid wins over the environment
+    assert invoking_user({"SUDO_USER": "mallory"}) == me
+    login.write_text("98765")  # a uid with no name
+    assert invoking_user({}) == "98765"
+
+
+def test_writer_picks_the_schema_by_the_fields(tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    log = RunLog(path)
+    log.append(refused())
+    log.append(refused(run_id="r2", invoker="alice"))
+    first, second = (json.loads(line) for line in path.read_bytes().splitlines())
+    assert first["schema"] == "sealbook.run/v1" and "invoker" not in first
+    assert second["schema"] == "sealbook.run/v2" and second["invoker"] == "alice"
+    assert record_problem(second) is None
+    assert record_problem({**second, "schema": "sealbook.run/v1"}) is not None
+    assert record_problem({k: v for k, v in second.items() if k != "invoker"}) is not None
+
+
 def test_encode_is_canonical_json_with_one_newline() -> None:
     record = refused(schema="sealbook.run/v1", seq=1, prev=GENESIS)
     line = encode(record)

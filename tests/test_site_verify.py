@@ -48,6 +48,8 @@ def test_fresh_build_verifies() -> None:
     assert RESTART in results and "versions/1.0/runbooks/ops/restart.html" in results
     listed = json.loads((s.build / "site-manifest.json").read_bytes())["files"]
     assert set(results) == set(listed) | {"site-manifest.json"}
+    # signed under the dev instance's root: every verified file says so (issue 16)
+    assert all(r["dev"] for r in results.values())
 
 
 def test_junit_and_text_formats(site: Path) -> None:

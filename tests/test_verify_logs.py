@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ from verifier.errors import RefusedError
 from verifier.logs import verify_logs
 from verifier.manifest import Manifest
 from verifier.policy import TrustPolicy
-from verifier.results import Report, render_json
-from verifier.runlog import format_time, line_hash
+from verifier.results import Report, render_json, render_junit
+from verifier.runlog import Head, format_time, line_hash
 
 SLUG = "ops/demo"
 
@@ -189,15 +189,18 @@ def test_text_and_junit(
 
 STARTED_LINE = 5  # started noop @1.1.0 (line 6 is its finished record)
 # What the edited record itself reports; the next record always reports log-chain-broken.
+# An edit that passes the record's own checks (or fails one of lower precedence) is caught on
+# the edited record too: the next record's prev pins other bytes for it (issue 16).
 EDITS: dict[str, tuple[object, str]] = {
-    "schema": ("sealbook.run/v2", "record-malformed"),
+    "schema": ("sealbook.run/v1", "record-malformed"),  # written as v2: v1 has no invoker
     "seq": (99, "log-sequence-gap"),
     "prev": ("sha256:" + "1" * 64, "log-chain-broken"),
     "type": ("refused", "record-malformed"),
-    "time": ("2000-01-01T00:00:00.000Z", "run-before-release"),
-    "run_id": ("forged", "run-unfinished"),
-    "host": ("elsewhere", "verified"),
-    "user": ("mallory", "verified"),
+    "time": ("2000-01-01T00:00:00.000Z", "log-chain-broken"),
+    "run_id": ("forged", "log-chain-broken"),
+    "host": ("elsewhere", "log-chain-broken"),
+    "user": ("mallory", "log-chain-broken"),
+    "invoker": ("mallory", "log-chain-broken"),
     "slug": ("ops/other", "runbook-unknown"),
     "release": ("1.0.0", "manifest-digest-mismatch"),
     "manifest_digest": ("sha256:" + "2" * 64, "manifest-digest-mismatch"),
@@ -628,3 +631,327 @@ def test_a_malformed_parameter_fails_its_record_only(run_releases: Path, tmp_pat
         )
         reasons = [r["reason"] for r in json.loads(report.render("json"))["results"]]
         assert reasons == ["record-malformed", "verified", "verified"], workers
+
+
+# -- what the report says it checked (issue 16, deliver 1) ----------------------------------
+
+
+def test_version_on_both_clis(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from builder._cli import main as sealbook
+
+    for main, prog in ((sealbook, "sealbook"), (verify_main, "sealbook-verify")):
+        with pytest.raises(SystemExit) as exc:
+            main(["--version"])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out == f"{prog} {version('sealbook')}\n"
+
+
+def test_report_names_version_policy_signers_and_inputs(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    from verifier import __version__
+
+    policy_file = run_releases / "dev/sealbook.dev.toml"
+    rc, doc = verify(run_releases, capsys, log)
+    context = doc["context"]
+    assert rc == 0
+    assert context["sealbook"] == __version__
+    assert context["policy digest"] == digest(policy_file.read_bytes())
+    assert any(k.startswith("signer ") for k in context), context
+    raw = log.read_bytes()
+    assert context[f"input {log}"] == f"{digest(raw)} ({len(raw)} bytes)"
+    assert context[f"anchor {log}"].startswith("none given")
+    assert {k for k in context if k.startswith("release ")} == {"release 1.0.0", "release 1.1.0"}
+    argv = ["logs", str(log), "--releases", str(run_releases / "releases")]
+    argv += ["--policy", str(policy_file), "--format", "junit"]
+    assert verify_main(argv) == 0
+    suite = ET.fromstring(capsys.readouterr().out)
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["policy digest"] == context["policy digest"]
+    assert props[f"input {log}"] == context[f"input {log}"]
+    refused = [c for c in suite.iter("testcase") if c.find("system-out") is not None]
+    assert [c.findtext("system-out", "").split(":")[0] for c in refused] == ["run-refused"]
+
+
+def test_report_with_and_without_an_anchor_differs_and_names_it(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    head = f"8:{line_hash(lines(log)[7])}"
+    rc, plain = verify(run_releases, capsys, log)
+    rc_anchored, anchored = verify(
+        run_releases, capsys, log, extra=("--expect-head", f"{log}={head}")
+    )
+    assert rc == rc_anchored == 0
+    assert plain["digest"] != anchored["digest"]
+    verdict = anchored["context"][f"anchor {log}"]
+    assert verdict.startswith(f"{head}: verified") and "3 verified record(s) after it" in verdict
+    found = codes(anchored)
+    assert {found[i] for i in (9, 10, 11)} == {"verified-unanchored"}
+    assert found[8] == "verified" and found[7] == "run-refused"
+    assert codes(plain)[11] == "verified"
+    _rc, again = verify(run_releases, capsys, log, extra=("--expect-head", head))  # plain form
+    assert again == anchored  # deterministic, and SEQ:HASH alone pairs with the one LOG
+    argv = ["logs", str(log), "--releases", str(run_releases / "releases")]
+    argv += ["--policy", str(run_releases / "dev/sealbook.dev.toml"), "--expect-head", head]
+    assert verify_main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"anchor {log}: {head}: verified" in text
+    assert f"ok   record {log}:9-11: verified-unanchored [DEV] (3 records)" in text
+
+
+def test_after_a_failed_anchor_nothing_before_it_is_verified(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    rc, doc = verify(run_releases, capsys, log, extra=("--expect-head", "8:sha256:" + "5" * 64))
+    found = codes(doc)
+    assert rc == 1 and found[8] == "log-head-mismatch"
+    assert {found[i] for i in range(1, 8) if i != 7} == {"log-unproven"}
+    assert found[7] == "run-refused"  # reported as what it is, never as verified
+    assert {found[i] for i in (9, 10, 11)} == {"verified"}  # after the anchor: the chain's word
+    assert "FAILED" in doc["context"][f"anchor {log}"]
+    assert "verified" not in {found[i] for i in range(1, 9)}
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    for head in ("8:sha256:" + "5" * 64, f"8:{line_hash(lines(log)[7])}"):
+        report = verify_logs([log], run_releases / "releases", policy, [Head.parse(head)])
+        expected = render_json(Report("logs", report.results, context=report.context))
+        assert report.render("json") == expected  # the compact writer equals the generic one
+        generic = render_junit(Report("logs", report.results, context=report.context))
+        assert report.render("junit") == generic
+
+
+def test_anchors_pair_with_their_logs_by_name(
+    run_releases: Path, log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.jsonl"
+    shutil.copy(log, other)
+    head = f"11:{line_hash(lines(log)[-1])}"
+    rc, doc = verify(run_releases, capsys, log, other, extra=("--expect-head", f"{other}={head}"))
+    assert rc == 0
+    assert doc["context"][f"anchor {log}"].startswith("none given")
+    assert doc["context"][f"anchor {other}"].startswith(f"{head}: verified")
+    base = ["logs", str(log), str(other), "--releases", str(run_releases / "releases")]
+    base += ["--policy", str(run_releases / "dev/sealbook.dev.toml")]
+    for extra in (
+        ["--expect-head", head],  # one plain anchor for two logs: which one?
+        ["--expect-head", f"{tmp_path}/nope.jsonl={head}"],
+        ["--expect-head", head, "--expect-head", f"{other}={head}"],
+        ["--expect-head", f"{other}={head}", "--expect-head", f"{other}={head}"],
+    ):
+        assert verify_main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--expect-head" in err, err
+
+
+# -- time and precision (issue 16, deliver 6) -------------------------------------------------
+
+
+DAY = 86400
+
+
+def _at(seconds: float) -> str:
+    return format_time(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+def _verify_chained(root: Path, log: Path, **kwargs: Any) -> dict[int, tuple[str, str]]:
+    policy = TrustPolicy.load(root / "dev/sealbook.dev.toml")
+    report = verify_logs([log], root / "releases", policy, **kwargs)
+    doc = json.loads(report.render("json"))
+    return {int(r["item"].rsplit(":", 1)[1]): (r["reason"], r["detail"]) for r in doc["results"]}
+
+
+def test_finished_before_its_started_fails(run_releases: Path, tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    chained(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "noop", "started", time=_at(-60)),
+            run_record(run_releases, "1.1.0", "noop", "finished", time=_at(-61)),
+        ],
+    )
+    found = _verify_chained(run_releases, log)
+    assert found[1][0] == "verified"
+    assert found[2][0] == "run-finished-before-started"
+    assert "before its start at" in found[2][1] and "line 1" in found[2][1]
+
+
+def test_times_going_backwards_beyond_the_skew_fail(run_releases: Path, tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    records = []
+    for i, offset in enumerate((-3600, -3500, -3599, -4000, -3400)):  # 4000: 500 s back
+        records.append(run_record(run_releases, "1.1.0", "noop", "started", run_id=f"r{i}"))
+        records[-1]["time"] = _at(DAY + offset)  # after the releases' signing
+        records.append(run_record(run_releases, "1.1.0", "noop", "finished", run_id=f"r{i}"))
+        records[-1]["time"] = _at(DAY + offset + 1)
+    chained(log, records)
+    found = _verify_chained(run_releases, log, now=datetime.now(UTC) + timedelta(days=2))
+    assert [found[n][0] for n in sorted(found)] == [
+        "verified",
+        "verified",
+        "verified",
+        "verified",
+        "verified",  # 99 s back: within the 300 s skew (concurrent writers, clock steps)
+        "verified",
+        "log-time-backwards",
+        "log-time-backwards",  # 499 s before the latest time seen, also beyond the skew
+        "verified",
+        "verified",
+    ]
+    assert "more than 300 s before" in found[7][1]
+
+
+def test_a_record_dated_ahead_fails_and_the_older_ones_after_it_pass(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    chained(
+        log,
+        [
+            run_record(run_releases, "1.1.0", "noop", "started", run_id="a", time=_at(-100)),
+            run_record(
+                run_releases, "1.1.0", "noop", "finished", run_id="a", time=_at(86400 * 365)
+            ),
+            run_record(run_releases, "1.1.0", "noop", "started", run_id="b", time=_at(-50)),
+            run_record(run_releases, "1.1.0", "noop", "finished", run_id="b", time=_at(-49)),
+        ],
+    )
+    found = _verify_chained(run_releases, log)
+    assert [found[n][0] for n in (1, 2, 3, 4)] == [
+        "verified",
+        "record-time-future",
+        "verified",
+        "verified",
+    ]
+    assert "after the verification time plus 300 s" in found[2][1]
+    # the verification time is an input: a year on, the record is in the past
+    later = datetime.now(UTC) + timedelta(days=366)
+    assert _verify_chained(run_releases, log, now=later)[2][0] == "verified"
+
+
+def test_snippet_digest_mismatch_names_the_run_and_both_digests(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    other = snippet_digest(run_releases, "1.0.0", "version-echo")
+    record = run_record(run_releases, "1.1.0", "version-echo", "started", snippet_digest=other)
+    chained(log, [record])
+    reason, detail = _verify_chained(run_releases, log)[1]
+    signed = snippet_digest(run_releases, "1.1.0", "version-echo")
+    assert reason == "snippet-digest-mismatch"
+    assert f"{SLUG}@1.1.0 version-echo" in detail and other in detail and signed in detail
+
+
+def test_source_digest_mismatch_names_the_file_and_both_digests(
+    run_releases: Path, tmp_path: Path
+) -> None:
+    releases = tmp_path / "releases"
+    shutil.copytree(run_releases / "releases", releases)
+    source = next(p for p in (releases / "1.1.0").rglob("*.md") if p.is_file())
+    signed = digest(source.read_bytes())
+    source.write_bytes(source.read_bytes() + b"\nedited\n")
+    log = tmp_path / "runs.jsonl"
+    chained(log, [run_record(run_releases, "1.1.0", "noop", "started")])
+    policy = TrustPolicy.load(run_releases / "dev/sealbook.dev.toml")
+    doc = json.loads(verify_logs([log], releases, policy).render("json"))
+    result = doc["results"][0]
+    assert result["reason"] == "source-digest-mismatch"
+    relative = str(source.relative_to(releases / "1.1.0"))
+    assert f"release 1.1.0: {relative}:" in result["detail"]
+    assert signed in result["detail"] and digest(source.read_bytes()) in result["detail"]
+    assert str(tmp_path) not in result["detail"]  # no absolute path: same report elsewhere
+
+
+def test_an_edited_record_is_reported_on_itself(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines_ = lines(log)
+    lines_[STARTED_LINE - 1] = lines_[STARTED_LINE - 1].replace(b'"host":"', b'"host":"X')
+    rewrite(log, lines_)
+    _rc, doc = verify(run_releases, capsys, log)
+    edited = doc["results"][STARTED_LINE - 1]
+    assert edited["reason"] == "log-chain-broken"
+    assert f"line {STARTED_LINE + 1}" in edited["detail"] and "edited" in edited["detail"]
+    assert [r["reason"] for r in doc["results"]].count("log-chain-broken") == 2
+
+
+@pytest.mark.parametrize("tail", ["mid-line", "newline-only-missing", "garbage-line", "empty"])
+def test_the_head_of_a_torn_log_is_the_writers(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], tail: str
+) -> None:
+    from builder._cli import main as sealbook
+
+    data = log.read_bytes()
+    if tail == "mid-line":
+        data = data[:-40]
+    elif tail == "newline-only-missing":
+        data = data[:-1]
+    elif tail == "garbage-line":
+        data += b"not a record\n{partial"
+    else:
+        data = b"{torn"
+    log.write_bytes(data)
+    assert sealbook(["log", "head", "--log", str(log)]) == 0
+    head = capsys.readouterr().out.strip()
+    _rc, doc = verify(run_releases, capsys, log)
+    assert doc["context"][f"head {log}"] == head
+
+
+# -- the audit summary (issue 16, deliver 2) ------------------------------------------------
+
+
+def summary(
+    root: Path, capsys: pytest.CaptureFixture[str], *logs: Path, extra: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    argv = ["summary", *map(str, logs), "--releases", str(root / "releases")]
+    rc = verify_main([*argv, "--policy", str(root / "dev/sealbook.dev.toml"), *extra])
+    return rc, capsys.readouterr().out
+
+
+def test_summary_counts_and_lists_what_the_runs_did(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    rc, out = summary(run_releases, capsys, log, extra=("--format", "json"))
+    doc = json.loads(out)
+    assert rc == 0
+    claimed = doc.pop("digest")
+    assert claimed == digest(canonical_json(doc))
+    counts = doc["counts"]
+    assert counts["records"] == 11 and counts["attempts"] == 6 and counts["failed"] == 0
+    assert counts["per release"] == {"1.0.0": 2, "1.1.0": 4}
+    assert counts["per runbook"] == {SLUG: 6}
+    assert sum(counts["per host"].values()) == 6 and sum(counts["per invoker"].values()) == 6
+    assert [(r["snippet_id"], r["outcome"]) for r in doc["refusals"]] == [
+        ("query", "refused (snippet-not-executable)")
+    ]
+    assert doc["head"] == "1.1.0"
+    assert {(r["snippet_id"], r["in newest"]) for r in doc["superseded"]} == {
+        ("make-mark", "same"),
+        ("version-echo", "changed"),
+    }
+    assert doc["unfinished"] == doc["recoveries"] == doc["nonzero_exits"] == []
+    first = doc["records"][0]
+    assert {"time", "host", "user", "invoker", "release", "snippet_id", "outcome"} <= first.keys()
+    _rc, again = summary(run_releases, capsys, log, extra=("--format", "json"))
+    assert again == out  # deterministic
+
+
+def test_summary_window_and_markdown(
+    run_releases: Path, log: Path, capsys: pytest.CaptureFixture[str], no_sockets: None
+) -> None:
+    lines_ = lines(log)
+    rewrite(log, lines_[:-1])  # the last run never finished
+    cut = json.loads(lines_[4])["time"]
+    rc, out = summary(run_releases, capsys, log, extra=("--format", "json", "--since", cut))
+    doc = json.loads(out)
+    assert rc == 1
+    assert all(r["time"] >= cut for r in doc["records"]) and doc["counts"]["records"] < 10
+    assert [r["item"] for r in doc["unfinished"]] == [f"{log}:10"]
+    assert doc["window"] == {"since": cut, "until": None}
+    rc, md = summary(run_releases, capsys, log)
+    assert md.startswith("# sealbook audit summary")
+    assert "## Refusals (1)" in md and "## Unfinished runs (1)" in md
+    assert "## Runs of superseded releases (2)" in md and "| changed |" in md
+    assert "policy digest" in md
+    rc, _out = summary(run_releases, capsys, log, extra=("--since", "yesterday"))
+    assert rc == 2

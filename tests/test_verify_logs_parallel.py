@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,28 +18,30 @@ from verifier.policy import TrustPolicy
 from verifier.runlog import line_hash
 
 
-def _log(root: Path, folder: Path, pairs: int = 40) -> Path:
+def _log(root: Path, folder: Path, pairs: int = 40, **over: str) -> Path:
     """A clean log of interleaved runs, with a refusal in the middle."""
     log = folder / "runs.jsonl"
     run = RunLog(log)
     for i in range(pairs):
-        run.append(run_record(root, "1.1.0", "noop", "started", run_id=f"a{i}"))
+        run.append(run_record(root, "1.1.0", "noop", "started", run_id=f"a{i}", **over))
         if i % 7 == 3:
-            refused = run_record(root, "1.1.0", "noop", "refused", run_id=f"x{i}")
+            refused = run_record(root, "1.1.0", "noop", "refused", run_id=f"x{i}", **over)
             run.append(refused | {"reason": "snippet-digest-mismatch", "detail": "no"})
         if i:
-            run.append(run_record(root, "1.1.0", "noop", "finished", run_id=f"a{i - 1}"))
+            run.append(run_record(root, "1.1.0", "noop", "finished", run_id=f"a{i - 1}", **over))
     return log
 
 
-def _reports(root: Path, log: Path, extra: list[str] | None = None) -> tuple[str, str, bool]:
+def _reports(
+    root: Path, log: Path, extra: list[str] | None = None, now: datetime | None = None
+) -> tuple[str, str, bool]:
     policy = TrustPolicy.load(root / "dev/sealbook.dev.toml")
     heads = None
     if extra:
         from verifier.runlog import Head
 
         heads = [Head.parse(extra[0])]
-    serial = verify_logs([log], root / "releases", policy, heads, workers=1)
+    serial = verify_logs([log], root / "releases", policy, heads, now, workers=1)
     used: list[bool] = []
     real = logs_module._verify_parallel
 
@@ -50,7 +53,14 @@ def _reports(root: Path, log: Path, extra: list[str] | None = None) -> tuple[str
     logs_module._verify_parallel = spy  # type: ignore[assignment]
     try:
         parallel = verify_logs(
-            [log], root / "releases", policy, heads, workers=2, segment_bytes=700, parallel_bytes=0
+            [log],
+            root / "releases",
+            policy,
+            heads,
+            now,
+            workers=2,
+            segment_bytes=700,
+            parallel_bytes=0,
         )
     finally:
         logs_module._verify_parallel = real
@@ -70,6 +80,21 @@ def test_clean_log_in_parallel_equals_serial(run_releases: Path, tmp_path: Path)
             [log], run_releases / "releases", policy, workers=2, segment_bytes=500, parallel_bytes=0
         ).render(fmt)
         assert a == b
+
+
+def test_v1_then_v2_records_in_parallel_equal_serial(run_releases: Path, tmp_path: Path) -> None:
+    """A log kept across the upgrade: v1 records, then v2 ones naming their invoker."""
+    log = _log(run_releases, tmp_path, pairs=20)
+    RunLog(log).append(run_record(run_releases, "1.1.0", "noop", "finished", run_id="a19"))
+    for i in range(20):
+        for kind in ("started", "finished"):
+            record = run_record(run_releases, "1.1.0", "noop", kind, run_id=f"b{i}")
+            RunLog(log).append(record | {"invoker": "alice"})
+    schemas = {json.loads(line)["schema"] for line in lines(log)}
+    assert schemas == {"sealbook.run/v1", "sealbook.run/v2"}
+    serial, parallel, used = _reports(run_releases, log)
+    assert serial == parallel and used
+    assert json.loads(serial)["summary"]["failed"] == 0
 
 
 def _tampered(log: Path, how: str) -> None:
@@ -201,3 +226,45 @@ def test_workers_read_the_file_the_parent_opened(
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert during.render("json") == before
+
+
+def _timed_log(root: Path, folder: Path, times: dict[int, str]) -> Path:
+    """30 runs one second apart from tomorrow (after the releases' signing), except record N
+    (from 1) at ``times[N]``."""
+    from verifier.runlog import format_time
+
+    log = folder / "runs.jsonl"
+    run = RunLog(log)
+    start = datetime.now(UTC) + timedelta(days=1)
+    seq = 0
+    for i in range(30):
+        for kind in ("started", "finished"):
+            seq += 1
+            when = times.get(seq, format_time(start + timedelta(seconds=seq)))
+            run.append(run_record(root, "1.1.0", "noop", kind, run_id=f"t{i}", time=when))
+    return log
+
+
+@pytest.mark.parametrize("where", [3, 31, 58])
+def test_times_going_backwards_in_parallel_equal_serial(
+    run_releases: Path, tmp_path: Path, where: int
+) -> None:
+    from verifier.runlog import format_time
+
+    early = format_time(datetime.now(UTC) + timedelta(days=1) - timedelta(hours=1))
+    log = _timed_log(run_releases, tmp_path, {where: early})
+    later = datetime.now(UTC) + timedelta(days=2)
+    serial, parallel, _used = _reports(run_releases, log, now=later)
+    assert serial == parallel
+    results = json.loads(serial)["results"]
+    found = {int(r["item"].rsplit(":", 1)[1]): r for r in results}
+    assert found[where]["reason"] == "log-time-backwards"
+    if where % 2 == 0:  # a finished record: before its start too (named in the detail)
+        assert "before its start" in found[where]["detail"]
+    assert [r["reason"] for r in results if r["reason"] != "verified"] == ["log-time-backwards"]
+    within = format_time(datetime.now(UTC) + timedelta(days=1) - timedelta(seconds=200))
+    (tmp_path / "within").mkdir()
+    log = _timed_log(run_releases, tmp_path / "within", {where: within} if where % 2 else {})
+    serial, parallel, used = _reports(run_releases, log, now=later)
+    assert serial == parallel and used
+    assert json.loads(serial)["summary"]["failed"] == 0

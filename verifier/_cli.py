@@ -12,6 +12,7 @@ COMMANDS = {
     "bundle": ("verifier.commands.bundle", "verify any Sigstore-signed file offline"),
     "site": ("verifier.commands.site", "prove a built site equals the signed releases"),
     "logs": ("verifier.commands.logs", "verify run logs against the signed releases"),
+    "summary": ("verifier.commands.summary", "verify run logs and summarise them for an audit"),
 }
 
 

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn, Protocol
 
+from verifier import __version__
 from verifier.errors import EXIT_USAGE, SealbookError
 
 INTERNAL_ERROR = 70
@@ -41,6 +42,9 @@ def run_main(
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _Parser(prog=prog, description=description)
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument(
+        "--version", action="version", version=f"{prog} {__version__}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     chosen = next((a for a in argv if not a.startswith("-")), None)

@@ -26,13 +26,24 @@ from xml.sax.saxutils import quoteattr
 from verifier.digests import canonical_json
 from verifier.errors import EXIT_FAILED, EXIT_OK
 from verifier.reasons import REASONS, precedence
-from verifier.results import INFORMATIONAL, Report, Result, render_junit, render_text
+from verifier.results import (
+    INFORMATIONAL,
+    Report,
+    Result,
+    junit_case,
+    junit_properties,
+    render_text,
+)
 from verifier.runlog import Head
 
 _CODE_INDEX = {code: i for i, (code, _) in enumerate(REASONS)}
 _VERIFIED = _CODE_INDEX["verified"]
 VERIFIED_CODE = _VERIFIED
 """The byte `LogResults` stores for a verified record."""
+_UNANCHORED = _CODE_INDEX["verified-unanchored"]
+_UNPROVEN = _CODE_INDEX["log-unproven"]
+_QUIET = frozenset({_VERIFIED, _UNANCHORED, _UNPROVEN})
+"""Codes that need no detail: runs of them collapse into one text line."""
 _FAILING = [i for code, i in _CODE_INDEX.items() if code not in INFORMATIONAL]
 REPORT_SCHEMA = "sealbook.verify-report/v1"
 
@@ -56,7 +67,14 @@ class LogResults:
     devs: bytearray = field(default_factory=bytearray)
     notes: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     head: Head | None = None
-    """The log's last line as ``SEQ:HASH`` (for anchoring)."""
+    """The log's head ``SEQ:HASH`` as `sealbook log head` prints it (`verifier.runlog.tail_head`);
+    None when no record is among its last lines."""
+    anchor: str = ""
+    """What the ``--expect-head`` anchor of this log proved (empty: none given)."""
+    sha256: str = ""
+    """``sha256:`` of the bytes verified (the file as it was when opened)."""
+    size: int = 0
+    """How many bytes were verified."""
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -88,6 +106,15 @@ class LogResults:
             self.codes[index] = _CODE_INDEX[code]
         joined = f"{old_detail}; {detail}" if old_detail else detail
         self.notes[index] = (clean(joined), facts)
+
+    def relabel(self, start: int, end: int, code: str) -> int:
+        """Give verified lines ``start``..``end - 1`` the code ``code``; return how many."""
+        part = self.codes[start:end]
+        count = part.count(_VERIFIED)
+        table = bytearray(range(256))
+        table[_VERIFIED] = _CODE_INDEX[code]
+        self.codes[start:end] = part.translate(table)
+        return count
 
     def failed(self) -> int:
         """How many records failed."""
@@ -163,9 +190,9 @@ class LogReport:
         stream.writelines(line + "\n" for line in head)
         for log in self.logs:
             name = clean(log.name)
-            events = [(start, end, dev) for start, end, dev in _verified_runs(log)]
-            events += [(i, -1, False) for i in log.notes if log.codes[i] != _VERIFIED]
-            for start, end, dev in sorted(events):
+            events = [(start, end, code, dev) for start, end, code, dev in _quiet_runs(log)]
+            events += [(i, -1, 0, False) for i in log.notes]
+            for start, end, code, dev in sorted(events):
                 if end < 0:
                     single = Report(self.command, [log.result(start)])
                     stream.write(render_text(single).splitlines()[0] + "\n")
@@ -173,7 +200,9 @@ class LogReport:
                 lines = f"{start + 1}" if start == end else f"{start + 1}-{end + 1}"
                 count = f" ({end - start + 1} records)" if end > start else ""
                 mark = " [DEV]" if dev else ""
-                stream.write(f"ok   record {name}:{lines}: verified{mark}{count}\n")
+                verdict = "FAIL" if code == _UNPROVEN else "ok  "
+                reason = REASONS[code][0]
+                stream.write(f"{verdict} record {name}:{lines}: {reason}{mark}{count}\n")
         stream.write(self.summary() + "\n")
 
     def _json_chunks(self) -> Iterator[bytes]:
@@ -183,20 +212,25 @@ class LogReport:
         sep = b""
         for log in self.logs:
             name = json.dumps(clean(log.name), ensure_ascii=False)[1:-1].encode("utf-8")
-            verified = {
-                dev: (
+            quiet = {
+                (code, dev): (
                     b'{"detail":"","dev":'
                     + (b"true" if dev else b"false")
                     + b',"facts":{},"item":"'
                     + name
                     + b":",
-                    b'","kind":"record","ok":true,"reason":"verified"}',
+                    b'","kind":"record","ok":'
+                    + (b"false" if code == _UNPROVEN else b"true")
+                    + b',"reason":"'
+                    + REASONS[code][0].encode()
+                    + b'"}',
                 )
+                for code in _QUIET
                 for dev in (False, True)
             }
             for index, code in enumerate(log.codes):
-                if code == _VERIFIED and index not in log.notes:
-                    prefix, suffix = verified[bool(log.devs[index])]
+                if code in _QUIET and index not in log.notes:
+                    prefix, suffix = quiet[code, bool(log.devs[index])]
                     yield sep + prefix + str(index + 1).encode() + suffix
                 else:
                     yield sep + canonical_json(log.result(index).to_json())
@@ -231,28 +265,33 @@ class LogReport:
         stream.write(
             f'<testsuite name={name} tests="{self.total}" failures="{self.failed}" errors="0">\n'
         )
+        stream.writelines(line + "\n" for line in junit_properties(self.context))
         for log in self.logs:
             for index, code in enumerate(log.codes):
                 if code == _VERIFIED and index not in log.notes:
                     item = quoteattr(f"{clean(log.name)}:{index + 1}")
                     stream.write(f'  <testcase classname="record" name={item}/>\n')
                 else:
-                    case = render_junit(Report(self.command, [log.result(index)]))
-                    stream.write("".join(case.splitlines(keepends=True)[2:-1]))
+                    stream.writelines(line + "\n" for line in junit_case(log.result(index)))
         stream.write("</testsuite>\n")
 
 
-def _verified_runs(log: LogResults) -> Iterator[tuple[int, int, bool]]:
-    """Maximal runs of consecutive verified lines with the same DEV flag: (start, end, dev)."""
+def _quiet_runs(log: LogResults) -> Iterator[tuple[int, int, int, bool]]:
+    """Maximal runs of lines with the same quiet code, no note and the same DEV flag.
+
+    Yields (start, end, code, dev); ``end`` is inclusive.
+    """
     start = -1
+    current = -1
     dev = False
+    notes = log.notes
     for index, code in enumerate(log.codes):
-        is_verified = code == _VERIFIED
+        quiet = code in _QUIET and index not in notes
         flag = bool(log.devs[index])
-        if start >= 0 and (not is_verified or flag != dev):
-            yield start, index - 1, dev
+        if start >= 0 and (not quiet or code != current or flag != dev):
+            yield start, index - 1, current, dev
             start = -1
-        if is_verified and start < 0:
-            start, dev = index, flag
+        if quiet and start < 0:
+            start, current, dev = index, code, flag
     if start >= 0:
-        yield start, len(log.codes) - 1, dev
+        yield start, len(log.codes) - 1, current, dev

@@ -25,6 +25,7 @@ per-record work is one sha256, one JSON parse and a few comparisons.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import json.scanner
@@ -35,7 +36,7 @@ import re
 import stat
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,19 +46,23 @@ from verifier.logreport import VERIFIED_CODE, LogReport, LogResults, clean
 from verifier.policy import TrustPolicy
 from verifier.reasons import first
 from verifier.release import VerifiedRelease, verify_release
+from verifier.runlog import FIELDS as FIELDS_V1
 from verifier.runlog import (
-    FIELDS,
     GENESIS,
     MAX_LINE_BYTES,
     MAX_TEXT,
     MAX_TORN_LINES,
     RUN_ID_RE,
     SCHEMA,
+    SCHEMA_V2,
     Head,
     calendar_day,
     canonical_problem,
     common_problem,
     decode,
+    fields_of,
+    find_head,
+    format_time,
     record_problem,
     run_problem,
     type_problem,
@@ -81,23 +86,40 @@ class _RunVerdict:
     dev: bool = False
     not_before: str = ""
     """Earliest acceptable record time (signing time minus skew), in record time format."""
+    secrets: tuple[str, ...] = ()
+    """Parameters the snippet declares secret: recorded as digests (`secret_digest`), never
+    in clear; checked per record, as the verdict does not depend on parameter values."""
 
 
 class ReleaseIndex:
     """The releases of one folder, each verified at most once, on first use."""
 
-    def __init__(self, releases: Path, policy: TrustPolicy) -> None:
+    def __init__(self, releases: Path, policy: TrustPolicy, now: datetime | None = None) -> None:
         if not releases.is_dir():
             raise InputError(str(releases), "releases folder does not exist", "pass --releases DIR")
         self.releases = releases
         self.policy = policy
-        self._seen: dict[str, VerifiedRelease | tuple[str, str]] = {}
+        self.skew = policy.clock_skew_seconds
+        moment = datetime.now(UTC) if now is None else now
+        self.future = format_time(moment + timedelta(seconds=self.skew))
+        """The latest acceptable record time: the verification time plus the skew."""
+        self.seen: dict[str, VerifiedRelease | tuple[str, str]] = {}
+        """Every release asked for, verified or with (reason code, detail)."""
+        self.learned: dict[str, str] = {}
+        """`release_fact` of releases a parallel worker verified (`_stitch`)."""
 
     def get(self, version: str) -> VerifiedRelease | tuple[str, str]:
         """The verified release, or (reason code, detail) why it cannot be used."""
-        if version not in self._seen:
-            self._seen[version] = self._verify(version)
-        return self._seen[version]
+        if version not in self.seen:
+            self.seen[version] = self._verify(version)
+        return self.seen[version]
+
+    def facts(self) -> dict[str, str]:
+        """Version -> what its verification found, for every release asked for (`release_fact`).
+
+        Includes releases first verified by a parallel worker (`learned`).
+        """
+        return self.learned | {v: release_fact(entry) for v, entry in self.seen.items()}
 
     def _verify(self, version: str) -> VerifiedRelease | tuple[str, str]:
         folder = self.releases / version
@@ -106,12 +128,32 @@ class ReleaseIndex:
         try:
             return verify_release(folder, self.policy)
         except VerificationError as exc:
-            return (exc.reason, f"release {version}: {exc.detail}")
+            return (exc.reason, f"release {version}: {_within(exc.subject, folder)}: {exc.detail}")
         except InputError as exc:
             reason = "bundle-malformed" if "bundle" in exc.problem else "manifest-malformed"
             if "missing" in exc.problem or "cannot read" in exc.problem:
                 reason = "input-unreadable"
             return (reason, f"release {version}: {exc.problem}")
+
+
+def _within(subject: str, folder: Path) -> str:
+    """``subject`` (a path the release check names) relative to the release folder, if inside."""
+    try:
+        return str(Path(subject).relative_to(folder)) or "."
+    except ValueError:
+        return subject
+
+
+def release_fact(entry: VerifiedRelease | tuple[str, str]) -> str:
+    """One line on a release for the report: its digest, signing time and signer, or why not."""
+    if isinstance(entry, tuple):
+        return f"not verified: {entry[0]} ({clean(entry[1])})"
+    facts = entry.signature
+    dev = ", DEV root" if entry.dev else ""
+    return (
+        f"{entry.manifest_digest} (signed {facts.signed_at:%Y-%m-%dT%H:%M:%SZ} "
+        f"by {clean(facts.identity)}{dev})"
+    )
 
 
 def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
@@ -138,7 +180,10 @@ def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
         return _RunVerdict("snippet-not-executable", f"{snippet.id} is a reference block", dev)
     if record["snippet_digest"] != snippet.digest:
         return _RunVerdict(
-            "snippet-digest-mismatch", f"the signed digest of {snippet.id} is {snippet.digest}", dev
+            "snippet-digest-mismatch",
+            f"{runbook.slug}@{release.version} {snippet.id}: the record names "
+            f"{record['snippet_digest']}, the signed digest is {snippet.digest}",
+            dev,
         )
     missing = sorted(set(snippet.params) - record["params"].keys())
     extra = sorted(record["params"].keys() - set(snippet.params))
@@ -148,7 +193,7 @@ def run_verdict(record: dict[str, Any], index: ReleaseIndex) -> _RunVerdict:
         return _RunVerdict("record-malformed", f"parameter(s) {extra} are not declared", dev)
     skew = timedelta(seconds=index.policy.clock_skew_seconds)
     not_before = (release.signature.signed_at - skew).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return _RunVerdict("verified", "", dev, not_before)
+    return _RunVerdict("verified", "", dev, not_before, snippet.secrets)
 
 
 @dataclass
@@ -159,11 +204,17 @@ class _Chain:
     last_seq: int = 0
     undo: tuple[str, str, Any] | None = None
     """How to take back the current line's effect on open runs, if it proves torn."""
-    recent: deque[tuple[bytes, str, int, tuple[str, str, Any] | None]] = field(
+    recent: deque[tuple[bytes, str, int, tuple[str, str, Any] | None, str]] = field(
         default_factory=lambda: deque(maxlen=MAX_TORN_LINES + 1)
     )
-    """The last lines with the chain state before each and its undo: torn candidates."""
-    open_runs: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    """The last lines with the chain state before each (hash, seq, latest time) and its undo:
+    torn candidates."""
+    open_runs: dict[str, tuple[int, tuple[Any, ...], str]] = field(default_factory=dict)
+    """Started runs not yet finished: run id -> (line, run fields, start time)."""
+    max_time: str = ""
+    """The latest record time so far (not counting times beyond the verification time)."""
+    min_time: str = "9"
+    """The earliest record time so far (a parallel worker's segment: `_stitch`)."""
     anchor_index: int = -1
     anchor_hash: str = ""
 
@@ -201,6 +252,8 @@ class LogVerifier:
         expect_seq = self._expect_seq
         other = self._other_line
         boundary = self._boundary
+        future = self.index.future
+        skew = self.index.skew
         for line in lines:
             match = shape(line)
             if match is None or len(line) > MAX_LINE_BYTES:
@@ -210,11 +263,13 @@ class LogVerifier:
                 duration,
                 exit_code,
                 host_b,
+                invoker_b,
                 manifest_b,
                 params_b,
                 prev_b,
                 release_b,
                 run_id_b,
+                version_b,
                 seq_b,
                 slug_b,
                 digest_b,
@@ -231,6 +286,7 @@ class LogVerifier:
                     shaped = duration is None and stderr_b is None
                 else:
                     shaped = stderr_b is not None and int(duration) >= 0 and int(exit_code) <= 255
+                shaped = shaped and (invoker_b is None) == (version_b == b"1")
                 if not params_b:
                     params: dict[str, str] = {}
                 elif params_shape(params_b) is None:
@@ -244,6 +300,7 @@ class LogVerifier:
                     # A repeated name: the full path says what JSON makes of it.
                     shaped = shaped and 4 * len(params) + 1 == len(pieces)
                 host, user = host_b.decode(), user_b.decode()
+                invoker = None if invoker_b is None else invoker_b.decode()
                 release, slug, snippet_id = release_b.decode(), slug_b.decode(), snippet_b.decode()
                 snippet_digest, manifest_digest = digest_b.decode(), manifest_b.decode()
                 prev = prev_b.decode()
@@ -254,34 +311,49 @@ class LogVerifier:
                 (False, release, slug, snippet_id, snippet_digest, manifest_digest, tuple(params))
             )
             run_id = run_id_b.decode()
+            when = when_b.decode()
             if (
                 not shaped
                 or verdict is None
                 or verdict.code != "verified"
                 or seq != chain.last_seq + 1
                 or prev != chain.last_hash
-                or when_b.decode() < verdict.not_before
+                or when < verdict.not_before
+                or when > future
+                or (when < chain.max_time and beyond_skew(when, chain.max_time, skew))
                 or not _day_ok(when_b)
                 or len(host) > MAX_TEXT
                 or len(user) > MAX_TEXT
+                or (invoker is not None and len(invoker) > MAX_TEXT)
                 or seq == expect_seq
                 or any(len(value) > _MAX_PARAM for value in params.values())
+                or (verdict.secrets and not _hidden(params, verdict.secrets))
             ):
                 other(line)
                 continue
-            ident = (slug, release, snippet_id, snippet_digest, manifest_digest, host, user, params)
+            ident = (
+                slug,
+                release,
+                snippet_id,
+                snippet_digest,
+                manifest_digest,
+                host,
+                user,
+                invoker,
+                params,
+            )
             undo: tuple[str, str, Any]
             if started:
                 if run_id in open_runs:
                     other(line)
                     continue
-                open_runs[run_id] = (len(results.codes), ident)
+                open_runs[run_id] = (len(results.codes), ident, when)
                 undo = ("opened", run_id, None)
                 if boundary is not None:
                     boundary.started.add(run_id)
             else:
                 opened = open_runs.get(run_id)
-                if opened is not None and opened[1] == ident:
+                if opened is not None and opened[1] == ident and opened[2] <= when:
                     del open_runs[run_id]
                 elif (
                     opened is None
@@ -289,16 +361,20 @@ class LogVerifier:
                     and run_id not in boundary.started
                     and run_id not in boundary.closed
                 ):  # opened before this segment, perhaps: the parent pairs it
-                    boundary.closed[run_id] = (len(results.codes), ident)
+                    boundary.closed[run_id] = (len(results.codes), ident, when)
                 else:
                     other(line)
                     continue
                 undo = ("closed", run_id, opened)
             add_code(VERIFIED_CODE)
             add_dev(verdict.dev)
-            remember((line, chain.last_hash, chain.last_seq, undo))
+            remember((line, chain.last_hash, chain.last_seq, undo, chain.max_time))
             chain.last_hash = "sha256:" + sha256(line + b"\n").hexdigest()
             chain.last_seq = seq
+            if when > chain.max_time:
+                chain.max_time = when
+            if when < chain.min_time:
+                chain.min_time = when
 
     def _other_line(self, line: bytes) -> None:
         """A line `lines` does not verify inline: the generic scanner, else the full path."""
@@ -306,7 +382,14 @@ class LogVerifier:
             self.line(line)
 
     def _commit(
-        self, line: bytes, started: bool, run_id: str, ident: tuple[Any, ...], seq: int, dev: bool
+        self,
+        line: bytes,
+        started: bool,
+        run_id: str,
+        ident: tuple[Any, ...],
+        seq: int,
+        dev: bool,
+        when: str,
     ) -> bool:
         """Pair a fast-path line with its run and advance the chain; False if it does not pair."""
         chain = self.chain
@@ -314,18 +397,20 @@ class LogVerifier:
         if started:
             if run_id in chain.open_runs:
                 return False
-            chain.open_runs[run_id] = (len(self.results), ident)
+            chain.open_runs[run_id] = (len(self.results), ident, when)
             undo = ("opened", run_id, None)
         else:
             opened = chain.open_runs.get(run_id)
-            if opened is None or opened[1] != ident:
+            if opened is None or opened[1] != ident or opened[2] > when:
                 return False
             del chain.open_runs[run_id]
             undo = ("closed", run_id, opened)
         self.results.add_verified(dev)
-        chain.recent.append((line, chain.last_hash, chain.last_seq, undo))
+        chain.recent.append((line, chain.last_hash, chain.last_seq, undo, chain.max_time))
         chain.last_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
         chain.last_seq = seq
+        chain.max_time = max(chain.max_time, when)
+        chain.min_time = min(chain.min_time, when)
         return True
 
     def _scan_line(self, line: bytes) -> bool:
@@ -340,10 +425,17 @@ class LogVerifier:
                 record["host"],
                 record["user"],
             )
+            schema = record["schema"]
+            v2 = schema == SCHEMA_V2
+            invoker = record["invoker"] if v2 else None
             if kind == "started":
-                if len(record) != _STARTED_COUNT:
+                if len(record) != _STARTED_COUNT + v2:
                     return False
-            elif kind != "finished" or len(record) != _FINISHED_COUNT or not _finished_ok(record):
+            elif (
+                kind != "finished"
+                or len(record) != _FINISHED_COUNT + v2
+                or not _finished_ok(record)
+            ):
                 return False
             verdict = self._memo.get(_memo_key(record))
             if (
@@ -353,10 +445,13 @@ class LogVerifier:
                 or type(seq) is not int
                 or seq != chain.last_seq + 1
                 or record["prev"] != chain.last_hash
-                or record["schema"] != SCHEMA
+                or (schema != SCHEMA and not v2)
+                or (v2 and (type(invoker) is not str or len(invoker) > MAX_TEXT))
                 or type(when) is not str
                 or when < verdict.not_before
                 or not valid_time(when)
+                or when > self.index.future
+                or (when < chain.max_time and beyond_skew(when, chain.max_time, self.index.skew))
                 or type(run_id) is not str
                 or RUN_ID_RE.fullmatch(run_id) is None
                 or type(host) is not str
@@ -367,6 +462,7 @@ class LogVerifier:
                 or len(line) > MAX_LINE_BYTES
                 or seq == self._expect_seq
                 or canonical_problem(line, record) is not None
+                or (verdict.secrets and not _hidden(params, verdict.secrets))
             ):
                 return False
             for value in params.values():
@@ -374,14 +470,14 @@ class LogVerifier:
                     return False
         except (ValueError, StopIteration, KeyError, TypeError, AttributeError, RecursionError):
             return False  # the full path says what is wrong
-        ident = (*_IDENT_OF(record), params)
-        return self._commit(line, kind == "started", run_id, ident, seq, verdict.dev)
+        ident = (*_IDENT_OF(record), invoker, params)
+        return self._commit(line, kind == "started", run_id, ident, seq, verdict.dev, when)
 
     def line(self, line: bytes, complete: bool = True) -> None:
         """Check one line (without its ``\\n``); ``complete`` is False for a torn tail."""
         chain = self.chain
         i = len(self.results)
-        before_hash, before_seq = chain.last_hash, chain.last_seq
+        before_hash, before_seq, before_max = chain.last_hash, chain.last_seq, chain.max_time
         line_hash = "sha256:" + hashlib.sha256(line + b"\n").hexdigest()
         record = decode(line) if len(line) <= MAX_LINE_BYTES else None
         chain.undo = None
@@ -393,7 +489,7 @@ class LogVerifier:
             self.results.add("record-malformed", spelling)
         else:
             self._record(record, i)
-        chain.recent.append((line, before_hash, before_seq, chain.undo))
+        chain.recent.append((line, before_hash, before_seq, chain.undo, before_max))
         chain.last_hash = line_hash
         seq = record.get("seq") if record is not None else None
         chain.last_seq = seq if type(seq) is int else chain.last_seq + 1
@@ -403,7 +499,8 @@ class LogVerifier:
     def _record(self, record: dict[str, Any], i: int) -> None:
         chain = self.chain
         kind = record.get("type")
-        fields = FIELDS.get(kind) if type(kind) is str else None  # unhashable when not a str
+        table = fields_of(record)
+        fields = table.get(kind) if type(kind) is str else None  # unhashable when not a str
         if fields is None or record.keys() != fields:
             problem = record_problem(record)
         else:
@@ -427,11 +524,36 @@ class LogVerifier:
         if record["prev"] != expected_prev:
             codes.append("log-chain-broken")
             details.append(f"prev is not the hash of line {i} ({expected_prev})")
+            if kind != "recovered" and record["seq"] == expected_seq and i > 0:
+                # Nothing is missing between the two: this link pins other bytes for line i.
+                self.results.worsen(
+                    i - 1,
+                    "log-chain-broken",
+                    f"line {i + 1} (seq {expected_seq}) names {record['prev']} as this line's "
+                    f"hash, not {expected_prev}: this record was edited (or that prev was)",
+                )
         if record["seq"] != expected_seq:
             codes.append("log-sequence-gap")
             details.append(f"seq {record['seq']} follows {expected_seq - 1}")
+        self._time_checks(record["time"], codes, details)
         verdict = self._type_checks(record, str(kind), i, codes, details)
         self._finish(codes, details, record, verdict)
+
+    def _time_checks(self, when: str, codes: list[str], details: list[str]) -> None:
+        """Times beyond the verification time, or going backwards beyond the skew."""
+        chain = self.chain
+        skew = self.index.skew
+        if when > self.index.future:
+            codes.append("record-time-future")
+            details.append(f"time {when} is after the verification time plus {skew} s")
+            return  # not the log's latest time: the records after it are judged without it
+        if when < chain.max_time and beyond_skew(when, chain.max_time, skew):
+            codes.append("log-time-backwards")
+            details.append(
+                f"time {when} is more than {skew} s before {chain.max_time}, a time recorded earlier"
+            )
+        chain.max_time = max(chain.max_time, when)
+        chain.min_time = min(chain.min_time, when)
 
     def _type_checks(
         self, record: dict[str, Any], kind: str, i: int, codes: list[str], details: list[str]
@@ -464,6 +586,10 @@ class LogVerifier:
         elif record["time"] < verdict.not_before:
             codes.append("run-before-release")
             details.append(f"{record['time']} is before the signing time minus skew")
+        if verdict.secrets and not _hidden(record["params"], verdict.secrets):
+            clear = [n for n in verdict.secrets if not is_digest(record["params"].get(n))]
+            codes.append("record-malformed")
+            details.append(f"secret parameter(s) {clear} recorded in clear, not as a digest")
         self._pair(record, kind, i, codes, details)
         return verdict
 
@@ -481,7 +607,7 @@ class LogVerifier:
         """(4) Match a finished record to its started one."""
         chain = self.chain
         run_id = record["run_id"]
-        ident = (*_IDENT_OF(record), record["params"])
+        ident = (*_IDENT_OF(record), record.get("invoker"), record["params"])
         if kind == "started":
             if run_id in chain.open_runs:
                 codes.append("run-unmatched")
@@ -489,7 +615,7 @@ class LogVerifier:
                     f"run {run_id} already started on line {chain.open_runs[run_id][0] + 1}"
                 )
                 return
-            chain.open_runs[run_id] = (i, ident)
+            chain.open_runs[run_id] = (i, ident, record["time"])
             chain.undo = ("opened", run_id, None)
             return
         problem = type_problem(record)
@@ -505,6 +631,12 @@ class LogVerifier:
             if opened[1] != ident:
                 codes.append("run-unmatched")
                 details.append(f"run fields differ from its started record on line {opened[0] + 1}")
+            if record["time"] < opened[2]:
+                codes.append("run-finished-before-started")
+                details.append(
+                    f"finished at {record['time']}, before its start at {opened[2]} "
+                    f"(line {opened[0] + 1})"
+                )
 
     def _finish(
         self,
@@ -548,13 +680,15 @@ class LogVerifier:
         count = self._torn_lines(record)
         if not count:
             return None
-        _line, before_hash, before_seq, _undo = self.chain.recent[-count]
+        _line, before_hash, before_seq, _undo, _max = self.chain.recent[-count]
         return before_hash, before_seq + 1
 
     def _retract(self, index: int, record: dict[str, Any]) -> None:
         """The torn lines before line ``index`` are outside the chain: report them as recovered."""
         chain = self.chain
         count = self._torn_lines(record)
+        if count:
+            chain.max_time = chain.recent[-count][4]  # torn bytes carry no time of the log
         for back in range(1, count + 1):
             if chain.anchor_index == index - back:
                 # The anchored line is now torn bytes: the anchor must find its record anew.
@@ -574,27 +708,46 @@ class LogVerifier:
 
     def close(self) -> LogResults:
         """(4) Unfinished runs and (6) the anchored head; return the results."""
-        for run_id, (i, _ident) in sorted(self.chain.open_runs.items(), key=lambda kv: kv[1][0]):
+        for run_id, (i, _ident, _when) in sorted(
+            self.chain.open_runs.items(), key=lambda kv: kv[1][0]
+        ):
             self.results.worsen(i, "run-unfinished", f"run {run_id} has no finished record")
-        self.results.head = Head(self.chain.last_seq, self.chain.last_hash)
-        expect = self.expect
-        if expect is not None:
-            chain = self.chain
-            if chain.anchor_index < 0:
-                where = len(self.results) - 1
-                detail = f"anchored head {expect} not found; the log ends at seq {chain.last_seq} (records removed?)"
-            elif chain.anchor_hash != expect.hash:
-                where = chain.anchor_index
-                detail = (
-                    f"record {expect.seq} hashes to {chain.anchor_hash}, anchored {expect.hash}"
-                )
-            else:
-                return self.results
-            if where < 0:  # an emptied log: no line to attach the finding to
-                self.results.add("log-head-mismatch", detail)
-            else:
-                self.results.worsen(where, "log-head-mismatch", detail)
+        if self.expect is not None:
+            self._check_anchor(self.expect)
         return self.results
+
+    def _check_anchor(self, expect: Head) -> None:
+        """(6) The anchored head: record SEQ exists and hashes as anchored.
+
+        Verified lines after a matching anchor become ``verified-unanchored`` (only the chain
+        vouches for them); after a failed one, verified lines before it become
+        ``log-unproven``: the log may have been rewritten up to there.
+        """
+        chain = self.chain
+        results = self.results
+        if chain.anchor_index >= 0 and chain.anchor_hash == expect.hash:
+            after = results.relabel(chain.anchor_index + 1, len(results), "verified-unanchored")
+            results.anchor = (
+                f"{expect}: verified (records 1..{expect.seq} anchored, to line "
+                f"{chain.anchor_index + 1}; {after} verified record(s) after it unanchored)"
+            )
+            return
+        if chain.anchor_index < 0:
+            where = len(results) - 1
+            detail = f"anchored head {expect} not found; the log ends at seq {chain.last_seq} (records removed?)"
+        else:
+            where = chain.anchor_index
+            detail = f"record {expect.seq} hashes to {chain.anchor_hash}, anchored {expect.hash}"
+        if where < 0:  # an emptied log: no line to attach the finding to
+            results.add("log-head-mismatch", detail)
+            where = 0
+        else:
+            results.worsen(where, "log-head-mismatch", detail)
+        unproven = results.relabel(0, where, "log-unproven")
+        results.anchor = (
+            f"{expect}: FAILED (log-head-mismatch on line {where + 1}: {clean(detail)}; "
+            f"{unproven} record(s) before it unproven)"
+        )
 
 
 _IDENT = (
@@ -610,8 +763,9 @@ _IDENT = (
 
 _IDENT_OF = operator.itemgetter(*_IDENT)
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-_STARTED_COUNT = len(FIELDS["started"])
-_FINISHED_COUNT = len(FIELDS["finished"])
+_STARTED_COUNT = len(FIELDS_V1["started"])
+_FINISHED_COUNT = len(FIELDS_V1["finished"])
+"""Fields of a v1 record; a v2 record has one more (``invoker``)."""
 _MAX_PARAM = 4 * MAX_TEXT
 _TEXT = rb'"([^"\\\x00-\x1f]*)"'
 """A JSON string with no escape and no control character: its value is its UTF-8 text."""
@@ -624,12 +778,13 @@ _PARAMS = re.compile(_PARAM + rb"(?:," + _PARAM + rb")*")
 _HEX = rb'"(sha256:[0-9a-f]{64})"'
 _SHAPE = re.compile(
     rb'\{(?:"duration_ms":(0|[1-9][0-9]*),"exit_code":(0|[1-9][0-9]{0,2}),)?'
-    rb'"host":' + _TEXT + rb',"manifest_digest":' + _KNOWN + rb',"params":\{([^}]*)\}'
+    rb'"host":' + _TEXT + rb'(?:,"invoker":' + _TEXT + rb")?"
+    rb',"manifest_digest":' + _KNOWN + rb',"params":\{([^}]*)\}'
     rb',"prev":'
     + _KNOWN
     + rb',"release":'
     + _KNOWN
-    + rb',"run_id":"([A-Za-z0-9._:-]{1,128})","schema":"sealbook\.run/v1","seq":([1-9][0-9]*)'
+    + rb',"run_id":"([A-Za-z0-9._:-]{1,128})","schema":"sealbook\.run/v([12])","seq":([1-9][0-9]*)'
     + rb',"slug":'
     + _KNOWN
     + rb',"snippet_digest":'
@@ -658,6 +813,13 @@ generic parser reads, with exactly the fields of its type.
 """
 
 
+@functools.lru_cache(maxsize=1024)
+def beyond_skew(earlier: str, later: str, skew: int) -> bool:
+    """Record time ``earlier`` is more than ``skew`` seconds before ``later`` (both valid)."""
+    gap = datetime.fromisoformat(later) - datetime.fromisoformat(earlier)
+    return gap > timedelta(seconds=skew)
+
+
 def _is_record(line: bytes) -> bool:
     """``line`` is a complete record: its canonical JSON, with a sequence number."""
     record = decode(line)
@@ -684,6 +846,11 @@ def _memo_key(record: dict[str, Any]) -> tuple[Any, ...]:
         record["manifest_digest"],
         tuple(record["params"]),
     )
+
+
+def _hidden(params: dict[str, Any], secrets: tuple[str, ...]) -> bool:
+    """Every secret parameter is recorded as a digest (`secret_digest`), not in clear."""
+    return all(is_digest(params.get(name)) for name in secrets)
 
 
 def _finished_ok(record: dict[str, Any]) -> bool:
@@ -725,15 +892,25 @@ def verify_log(
             if not stat.S_ISREG(info.st_mode):
                 raise InputError(str(path), "is not a regular file", "pass the log file")
             count = default_workers() if workers is None else workers
+            size = info.st_size  # a live log may grow: verify (and digest) what is here now
             verifier: LogVerifier | None = None
-            if count > 1 and info.st_size >= parallel_bytes and _CAN_FORK:
-                verifier = _verify_parallel(fh, path, index, expect, count, segment_bytes)
+            sha = hashlib.sha256()
+            if count > 1 and size >= parallel_bytes and _CAN_FORK:
+                verifier = _verify_parallel(
+                    fh, path, index, expect, count, segment_bytes, size, sha
+                )
             if verifier is None:
                 verifier = LogVerifier(str(path), index, expect)
                 fh.seek(0)
-                carry = _read_serial(fh, verifier, path)
+                sha = hashlib.sha256()
+                carry = _read_serial(fh, verifier, path, size, sha)
+                if fh.tell() != size:
+                    raise _shrank(str(path))
                 if carry:
                     verifier.line(carry, complete=False)
+            results = verifier.close()
+            found = find_head(lambda count, offset: os.pread(fh.fileno(), count, offset), size)
+            results.head = found[0] if found is not None else None
     except FileNotFoundError:
         raise InputError(str(path), "log is missing", "check the path") from None
     except IsADirectoryError:
@@ -742,15 +919,24 @@ def verify_log(
         raise InputError(
             str(path), f"cannot read the log ({exc.strerror})", "check permissions"
         ) from None
-    return verifier.close()
+    results.sha256, results.size = "sha256:" + sha.hexdigest(), size
+    return results
 
 
-def _read_serial(fh: BinaryIO, verifier: LogVerifier, path: Path, stop: int = -1) -> bytes:
-    """Feed the complete lines from ``fh``'s position (to ``stop``, or the end); return the rest."""
+def _shrank(where: str) -> InputError:
+    return InputError(where, "the log shrank while being verified", "verify a copy of it")
+
+
+def _read_serial(fh: BinaryIO, verifier: LogVerifier, path: Path, stop: int, sha: Any) -> bytes:
+    """Feed the complete lines from ``fh``'s position to ``stop``; return the rest.
+
+    Every byte read also goes to ``sha`` (the digest of the input the report names).
+    """
     carry = b""
-    left = stop - fh.tell() if stop >= 0 else -1
-    while left and (chunk := fh.read(CHUNK_BYTES if left < 0 else min(left, CHUNK_BYTES))):
-        left -= len(chunk) if left > 0 else 0
+    left = stop - fh.tell()
+    while left > 0 and (chunk := fh.read(min(left, CHUNK_BYTES))):
+        left -= len(chunk)
+        sha.update(chunk)
         lines = (carry + chunk).split(b"\n")
         carry = lines.pop()
         if len(carry) > MAX_CARRY_BYTES:
@@ -802,8 +988,8 @@ class _Declined(Exception):
 class _Boundary:
     """What a segment's worker leaves to the parent to pair across segments."""
 
-    closed: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
-    """Runs finished in the segment with no started record in it: (line, run fields)."""
+    closed: dict[str, tuple[int, tuple[Any, ...], str]] = field(default_factory=dict)
+    """Runs finished in the segment with no started record in it: (line, run fields, time)."""
     started: set[str] = field(default_factory=set)
     """Every run started in the segment."""
 
@@ -815,13 +1001,18 @@ class _Segment:
     codes: bytes
     devs: bytes
     notes: dict[int, tuple[str, dict[str, Any]]]
-    open_runs: dict[str, tuple[int, tuple[Any, ...]]]
-    closed: dict[str, tuple[int, tuple[Any, ...]]]
+    open_runs: dict[str, tuple[int, tuple[Any, ...], str]]
+    closed: dict[str, tuple[int, tuple[Any, ...], str]]
     started: str
     """The started run ids, one per line (run ids hold no newline)."""
     last_hash: str
     last_seq: int
     carry: bytes
+    releases: dict[str, str]
+    """`ReleaseIndex.facts` of the worker: the releases it met, some perhaps verified there."""
+    min_time: str
+    max_time: str
+    """The earliest and latest record times of the segment (`_stitch` checks the first)."""
 
 
 class _SegmentVerifier(LogVerifier):
@@ -879,6 +1070,9 @@ def _verify_segment(task: tuple[int, int]) -> _Segment | None:
     chain = verifier.chain
     chain.last_hash = "sha256:" + hashlib.sha256(previous + b"\n").hexdigest()
     chain.last_seq = seq
+    when = record.get("time") if record is not None else None
+    if valid_time(when) and str(when) <= index.future:
+        chain.max_time = str(when)  # at most the serial path's latest time: `_stitch` checks
     lines = data.split(b"\n")
     carry = lines.pop()
     try:
@@ -896,6 +1090,9 @@ def _verify_segment(task: tuple[int, int]) -> _Segment | None:
         chain.last_hash,
         chain.last_seq,
         carry,
+        index.facts(),
+        chain.min_time,
+        chain.max_time,
     )
 
 
@@ -925,23 +1122,30 @@ def _verify_parallel(
     expect: Head | None,
     workers: int,
     segment_bytes: int,
+    size: int,
+    sha: Any,
 ) -> LogVerifier | None:
-    """The serial path's verifier state after every line of the log, or None if declined."""
+    """The serial path's verifier state after every line of the log, or None if declined.
+
+    While the workers verify, the parent hashes the file into ``sha`` (the input's digest:
+    sha256 is sequential, so this is the one pass no worker can share).
+    """
     global _WORK  # inherited by the forked workers
-    size = os.fstat(fh.fileno()).st_size
     cuts = _boundaries(fh, size, max(1, min(segment_bytes, _PREFIX_BYTES)), segment_bytes)
     if not cuts:
         return None
     verifier = LogVerifier(str(path), index, expect)
     fh.seek(0)
-    if _read_serial(fh, verifier, path, cuts[0]):
+    if _read_serial(fh, verifier, path, cuts[0], sha):
         return None  # cannot happen: the prefix ends with a newline
     tasks = list(zip(cuts, [*cuts[1:], size], strict=True))
     _WORK = (str(path), fh.fileno(), index, expect, verifier._memo)
     carry = b""
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
-            for segment in pool.imap(_verify_segment, tasks):
+            segments = pool.imap(_verify_segment, tasks)
+            _hash_range(fh.fileno(), cuts[0], size, sha, str(path))
+            for segment in segments:
                 if segment is None or not _stitch(verifier, segment):
                     return None  # leaving the block terminates the workers
                 carry = segment.carry
@@ -954,13 +1158,26 @@ def _verify_parallel(
     return verifier
 
 
+def _hash_range(fd: int, start: int, end: int, sha: Any, where: str) -> None:
+    """Hash bytes [start, end) of ``fd`` into ``sha`` (hashlib releases the GIL meanwhile)."""
+    while start < end:
+        block = os.pread(fd, min(CHUNK_BYTES, end - start), start)
+        if not block:
+            raise _shrank(where)
+        sha.update(block)
+        start += len(block)
+
+
 def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
     """Append a segment's results and pair its runs with those still open; False if they differ."""
     open_runs = verifier.chain.open_runs
-    for run_id, (_line, ident) in segment.closed.items():
+    latest = verifier.chain.max_time
+    if segment.min_time < latest and beyond_skew(segment.min_time, latest, verifier.index.skew):
+        return False  # the serial path reports log-time-backwards
+    for run_id, (_line, ident, when) in segment.closed.items():
         opened = open_runs.get(run_id)
-        if opened is None or opened[1] != ident:
-            return False  # the serial path reports run-unmatched
+        if opened is None or opened[1] != ident or when < opened[2]:
+            return False  # the serial path reports run-unmatched / run-finished-before-started
     started = f"\n{segment.started}\n"
     for run_id in open_runs:
         if run_id not in segment.closed and f"\n{run_id}\n" in started:
@@ -968,8 +1185,8 @@ def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
     base = len(verifier.results)
     for run_id in segment.closed:
         del open_runs[run_id]
-    for run_id, (line, ident) in segment.open_runs.items():
-        open_runs[run_id] = (base + line, ident)
+    for run_id, (line, ident, when) in segment.open_runs.items():
+        open_runs[run_id] = (base + line, ident, when)
     results = verifier.results
     results.codes += segment.codes
     results.devs += segment.devs
@@ -977,6 +1194,8 @@ def _stitch(verifier: LogVerifier, segment: _Segment) -> bool:
         results.notes[base + line] = note
     verifier.chain.last_hash = segment.last_hash
     verifier.chain.last_seq = segment.last_seq
+    verifier.chain.max_time = max(latest, segment.max_time)
+    verifier.index.learned.update(segment.releases)
     return True
 
 
@@ -984,19 +1203,32 @@ def verify_logs(
     logs: list[Path],
     releases: Path,
     policy: TrustPolicy,
-    expect: list[Head] | None = None,
+    expect: list[Head | None] | None = None,
+    now: datetime | None = None,
     **parallel: int,
 ) -> LogReport:
     """Verify every log against the releases folder; ``expect`` pairs with ``logs`` by position.
 
     ``parallel`` (``workers``, ``segment_bytes``, ``parallel_bytes``) goes to `verify_log`.
+    The report's context names every input by path and sha256, each log's anchor and what
+    it proved, and the releases the records named.
     """
-    index = ReleaseIndex(releases, policy)
+    index = ReleaseIndex(releases, policy, now)
     heads: list[Head | None] = list(expect) if expect else [None] * len(logs)
-    report = LogReport(context=policy.describe())
+    report = LogReport(context={**policy.describe(), "releases": clean(str(releases))})
     for path, head in zip(logs, heads, strict=True):
         results = verify_log(path, index, head, **parallel)
         report.logs.append(results)
-        if results.head is not None:
-            report.context[f"head {clean(str(path))}"] = str(results.head)
+        name = clean(str(path))
+        report.context[f"input {name}"] = f"{results.sha256} ({results.size} bytes)"
+        report.context[f"head {name}"] = (
+            str(results.head)
+            if results.head is not None
+            else "none: no record among its last lines (`sealbook run` refuses to append)"
+        )
+        report.context[f"anchor {name}"] = results.anchor or (
+            "none given: no record is anchored (a writer of the log could rewrite it whole)"
+        )
+    for version, fact in sorted(index.facts().items()):
+        report.context[f"release {clean(version)}"] = fact
     return report

@@ -17,6 +17,7 @@ learn what was signed.
      "snippets": [
         {"id": "promote-replica", "language": "bash", "executable": true,
          "line": 12, "params": ["CLUSTER"], "digest": "sha256:...", "text": "...\n"}
+        # and "secrets": ["TOKEN"] when some declared parameters are secret (else absent)
      ]}
   ],
   "retired": [{"slug": "...", "title": "...", "last_version": "...", "digest": "sha256:..."}]
@@ -81,6 +82,10 @@ class Snippet:
     """``sha256:`` over the UTF-8 bytes of ``text``."""
     text: str
     """The signed text: LF line ends, exactly one trailing LF."""
+    secrets: tuple[str, ...] = ()
+    """Declared parameters whose values are secret (``secret="TOKEN"``), sorted: `sealbook run`
+    records a digest of their values, never the values, and masks them in captured output.
+    The manifest carries the key only when there is one (older manifests stay valid)."""
 
     @property
     def copy_text(self) -> str:
@@ -96,7 +101,7 @@ class Snippet:
             "params": list(self.params),
             "digest": self.digest,
             "text": self.text,
-        }
+        } | ({"secrets": list(self.secrets)} if self.secrets else {})
 
 
 @dataclass(frozen=True)
@@ -269,6 +274,7 @@ class Manifest:
                             tuple(s["params"]),
                             s["digest"],
                             s["text"],
+                            tuple(s.get("secrets", ())),
                         )
                         for s in r["snippets"]
                     ),
@@ -502,7 +508,8 @@ def _parse_snippet(s: _Shape, item: object, where: str) -> Snippet:
 
 
 def _check_snippet(s: _Shape, item: object, where: str) -> Snippet:
-    r = s.obj(item, where, {"id", "language", "executable", "line", "params", "digest", "text"})
+    optional = {"secrets"} if isinstance(item, dict) and "secrets" in item else set()
+    r = s.obj(item, where, set(_SNIPPET_KEYS) | optional)
     snippet_id = s.str_(r["id"], f"{where}.id")
     if not valid_snippet_id(snippet_id):
         raise s.fail(f"{where}.id", f"invalid snippet id {snippet_id!r}")
@@ -514,6 +521,15 @@ def _check_snippet(s: _Shape, item: object, where: str) -> Snippet:
     text = s.str_(r["text"], f"{where}.text")
     if signed_text(text) != text:
         raise s.fail(f"{where}.text", "not a signed text (LF line ends, one trailing LF)")
+    secrets: tuple[str, ...] = ()
+    if optional:
+        secrets = tuple(
+            s.str_(p, f"{where}.secrets") for p in s.list_(r["secrets"], f"{where}.secrets")
+        )
+        if not secrets or list(secrets) != sorted(set(secrets)) or not set(secrets) <= set(params):
+            raise s.fail(
+                f"{where}.secrets", "expected declared parameters, sorted, unique, at least one"
+            )
     # The digest is *not* checked here: a mismatch is a verification failure with
     # its own reason code (snippet-digest-mismatch), not a malformed input.
     return Snippet(
@@ -524,6 +540,7 @@ def _check_snippet(s: _Shape, item: object, where: str) -> Snippet:
         params=params,
         digest=s.digest(r["digest"], f"{where}.digest"),
         text=text,
+        secrets=secrets,
     )
 
 

@@ -112,11 +112,11 @@ def check_signed_manifest(
     # (5)
     for runbook in () if checked else manifest.runbooks:
         for snippet in runbook.snippets:
-            if digest(snippet.text.encode("utf-8")) != snippet.digest:
+            if (found := digest(snippet.text.encode("utf-8"))) != snippet.digest:
                 raise VerificationError(
                     "snippet-digest-mismatch",
                     f"{subject}: {runbook.slug}#{snippet.id}",
-                    "signed text differs from its digest",
+                    f"signed text hashes to {found}, its signed digest is {snippet.digest}",
                     "restore the release from its origin",
                 )
     return SignedManifest(

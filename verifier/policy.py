@@ -23,6 +23,9 @@ clock_skew_seconds = 300                 # tolerance for run-before-release chec
 
 [site]
 url = "https://runbooks.example.com/"   # optional: pinned commands then carry --from <url>
+
+[run]
+log = "/var/log/sealbook/runs.jsonl"     # optional: `sealbook run` logs here and nowhere else
 ```
 Lookup: ``--policy``, then ``$SEALBOOK_POLICY``, then ``./sealbook.toml``. Never taken from
 a releases folder or a site.
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from verifier import __version__
 from verifier.digests import digest
 from verifier.errors import TrustError
 from verifier.files import read_regular
@@ -146,6 +150,9 @@ class TrustPolicy:
     site_url: str | None = None
     clock_skew_seconds: int = DEFAULT_SKEW_SECONDS
     raw: bytes = field(default=b"", repr=False)
+    run_log: Path | None = None
+    """``[run] log``: the one log `sealbook run` may append to (relative to the policy's
+    folder); ``--log`` or ``$SEALBOOK_LOG`` naming another is refused."""
 
     @property
     def fingerprint(self) -> str:
@@ -163,8 +170,18 @@ class TrustPolicy:
         return [s for s in self.signers if s.root == root]
 
     def describe(self) -> dict[str, str]:
-        """Facts for reports: source, roots with fingerprints and pin dates."""
-        facts = {"policy": self.source}
+        """Facts for reports: the sealbook version, the policy (path, digest), roots, signers.
+
+        Every verifier report carries these, so a report says what it was checked against.
+        """
+        facts = {
+            "sealbook": __version__,
+            "policy": self.source,
+            "policy digest": digest(self.raw),
+            "clock skew": f"{self.clock_skew_seconds} s",
+        }
+        for i, signer in enumerate(self.signers, 1):
+            facts[f"signer {i}"] = f"{signer.identity} (issuer {signer.issuer}, root {signer.root})"
         for name, root in sorted(self.roots.items()):
             pinned = (
                 f", pinned {root.pinned} (offline: revocations after that date are not seen)"
@@ -238,7 +255,12 @@ class TrustPolicy:
             not isinstance(url, str) or not url.startswith(("https://", "http://"))
         ):
             raise TrustError(where, "site.url must be an http(s) URL", "fix the policy file")
-        return cls(where, roots, signers, url, skew, raw)
+        run = data.get("run", {})
+        log = run.get("log") if isinstance(run, dict) else None
+        if log is not None and (not isinstance(log, str) or not log or "\0" in log):
+            raise TrustError(where, "run.log must be a file path", "fix the policy file")
+        run_log = None if log is None else path.parent / log
+        return cls(where, roots, signers, url, skew, raw, run_log)
 
 
 def _parse_roots(value: Any, path: Path) -> dict[str, TrustRoot]:

@@ -56,6 +56,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("runbook-unknown", "the runbook slug is not in that release"),
     ("param-missing", "a parameter the snippet declares was not set"),
     ("param-invalid", "a declared parameter's value is over the limit or not UTF-8 text"),
+    (
+        "log-diverted",
+        "sealbook run was told to log elsewhere (--log, $SEALBOOK_LOG) than the policy's [run] log",
+    ),
     # -- site -------------------------------------------------------------------
     # The site is proven by reproduction: each served file equals the re-rendered one or fails.
     # A preview page is wholly unsigned: that is the diagnosis that matters, whatever else differs.
@@ -75,9 +79,23 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("log-sequence-gap", "the sequence number does not follow the previous record's"),
     ("log-head-mismatch", "the log's head differs from the anchored --expect-head"),
     (
+        "log-unproven",
+        "the record checks by itself, but the --expect-head anchor after it failed: "
+        "the log may have been rewritten up to there, so nothing before it is proven",
+    ),
+    (
         "run-before-release",
         "the run started before its release's verified signing time (beyond skew)",
     ),
+    (
+        "record-time-future",
+        "the record's time is after the verification time plus the clock skew",
+    ),
+    (
+        "log-time-backwards",
+        "the record's time is earlier than a time recorded before it in the log, beyond the skew",
+    ),
+    ("run-finished-before-started", "a finished record's time is before its started record's"),
     ("run-unfinished", "a started run has no finished record"),
     (
         "run-unmatched",
@@ -85,6 +103,11 @@ REASONS: tuple[tuple[str, str], ...] = (
     ),
     ("run-refused", "sealbook run refused this run; nothing ran (reported, not a failure)"),
     ("log-recovered", "a torn line was found and recorded by a recovered record (reported)"),
+    (
+        "verified-unanchored",
+        "the record verified, but comes after the anchored --expect-head: only the chain "
+        "vouches for it, and a writer of the log could rewrite it (reported, not a failure)",
+    ),
 )
 
 CODES: frozenset[str] = frozenset(code for code, _ in REASONS)
@@ -104,8 +127,9 @@ def first(codes: list[str]) -> str:
 HEADER = """# Reason codes
 
 Every verifier result carries one code. When several problems apply to one item, the
-code that comes first (lowest precedence number) is reported. `verified`, `run-refused`
-and `log-recovered` are reported without failing the item; every other code fails it.
+code that comes first (lowest precedence number) is reported. `verified`,
+`verified-unanchored`, `run-refused` and `log-recovered` are reported without failing the
+item; every other code fails it.
 Generated from `verifier/reasons.py` by `python -m verifier.reasons > docs/reason-codes.md`;
 a test keeps the two equal.
 

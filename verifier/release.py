@@ -156,7 +156,7 @@ def verify_release(
             raise VerificationError(
                 "source-digest-mismatch",
                 str(source),
-                f"bytes differ from the signed digest {rb.digest}",
+                f"bytes hash to {digest(data)}, the signed digest is {rb.digest}",
                 "restore the release from its origin",
             )
         after = file_stat(name)

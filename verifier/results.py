@@ -16,7 +16,7 @@ from verifier.errors import EXIT_FAILED, EXIT_OK
 from verifier.reasons import CODES
 
 # Codes that are reported but do not fail the item.
-INFORMATIONAL = frozenset({"verified", "run-refused", "log-recovered"})
+INFORMATIONAL = frozenset({"verified", "verified-unanchored", "run-refused", "log-recovered"})
 
 
 @dataclass(frozen=True)
@@ -135,24 +135,47 @@ def _utf8(value: Any) -> Any:
     return value
 
 
+def junit_properties(context: dict[str, Any]) -> list[str]:
+    """The report's context as JUnit ``<properties>`` (what was checked, against what)."""
+    if not context:
+        return []
+    out = ["  <properties>"]
+    for key, value in sorted(context.items()):
+        out.append(
+            f"    <property name={quoteattr(_clean(str(key)))} value={quoteattr(_clean(str(value)))}/>"
+        )
+    out.append("  </properties>")
+    return out
+
+
+def junit_case(r: Result) -> list[str]:
+    """One ``<testcase>``: a failure element when it failed, its reason when it is not plain."""
+    name = quoteattr(_clean(r.item))
+    classname = quoteattr(r.kind)
+    if r.ok and r.reason == "verified" and not r.detail:
+        return [f"  <testcase classname={classname} name={name}/>"]
+    out = [f"  <testcase classname={classname} name={name}>"]
+    if r.ok:
+        text = f"{r.reason}: {r.detail}" if r.detail else r.reason
+        out.append(f"    <system-out>{escape(_clean(text))}</system-out>")
+    else:
+        out.append(
+            f"    <failure type={quoteattr(r.reason)} message={quoteattr(_clean(r.detail))}>"
+            f"{escape(_clean(r.detail))}</failure>"
+        )
+    out.append("  </testcase>")
+    return out
+
+
 def render_junit(report: Report) -> str:
     failures = len(report.failed)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f"<testsuite name={quoteattr('sealbook-verify ' + report.command)} "
         f'tests="{len(report.results)}" failures="{failures}" errors="0">',
+        *junit_properties(report.context),
     ]
     for r in report.results:
-        name = quoteattr(_clean(r.item))
-        classname = quoteattr(r.kind)
-        if r.ok:
-            out.append(f"  <testcase classname={classname} name={name}/>")
-        else:
-            out.append(f"  <testcase classname={classname} name={name}>")
-            out.append(
-                f"    <failure type={quoteattr(r.reason)} message={quoteattr(_clean(r.detail))}>"
-                f"{escape(_clean(r.detail))}</failure>"
-            )
-            out.append("  </testcase>")
+        out += junit_case(r)
     out.append("</testsuite>")
     return "\n".join(out) + "\n"

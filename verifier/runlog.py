@@ -33,6 +33,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,10 @@ from verifier.manifest import PARAM_RE, valid_slug, valid_snippet_id, valid_vers
 from verifier.reasons import CODES
 
 SCHEMA = "sealbook.run/v1"
+SCHEMA_V2 = "sealbook.run/v2"
+"""``sealbook.run/v2`` is v1 plus ``invoker`` in every record (the invoking user beside the
+effective ``user``). Writers since 0.1.0-issue-16 write v2; v1 records stay valid, and each
+record is checked against the schema it names (`fields_of`)."""
 GENESIS = "sha256:" + "0" * 64
 TYPES = ("started", "finished", "refused", "recovered")
 MAX_LINE_BYTES = 64 << 10
@@ -66,7 +71,20 @@ FIELDS: dict[str, frozenset[str]] = {
     "refused": _COMMON | _RUN | {"reason", "detail"},
     "recovered": _COMMON | {"torn_digest", "torn_bytes"},
 }
+FIELDS_V2: dict[str, frozenset[str]] = {
+    kind: fields | {"invoker"} for kind, fields in FIELDS.items()
+}
 RUN_FIELDS = tuple(sorted(_RUN))
+
+
+def fields_of(record: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The fields of each record type under the schema ``record`` names (v1 when unknown)."""
+    return FIELDS_V2 if record.get("schema") == SCHEMA_V2 else FIELDS
+
+
+def schema_for(fields: dict[str, Any]) -> str:
+    """The schema a writer gives a record with these fields: v2 when it names its invoker."""
+    return SCHEMA_V2 if "invoker" in fields else SCHEMA
 
 
 def format_time(moment: datetime) -> str:
@@ -84,6 +102,57 @@ def chain_position(line: bytes) -> int | None:
     record = decode(line)
     seq = record.get("seq") if record is not None else None
     return seq if type(seq) is int and seq >= 1 else None
+
+
+TAIL_BLOCK = 64 << 10
+MAX_TAIL_BYTES = 64 << 20
+"""How far back from the end `find_head` reads at most."""
+
+
+def find_head(pread: Callable[[int, int], bytes], size: int) -> tuple[Head, int] | None:
+    """The head of a log of ``size`` bytes, and the offset where its torn bytes begin.
+
+    The one definition of a log's head, torn or not, shared by writers (`sealbook log head`,
+    the next append) and the verifier: the last complete line (ending with ``\\n``) that is a
+    chain position (`chain_position`), looking back over at most ``MAX_TORN_LINES + 1``
+    lines; the bytes after it are torn. An empty log, or one whose lines are all torn, has
+    the empty head. None: no record among the last lines (a writer refuses to append).
+    ``pread(count, offset)`` reads the log.
+    """
+    pos = size
+    buf = b""
+    while True:
+        nl = buf.rfind(b"\n")
+        checked = 0
+        while nl >= 0:
+            start = buf.rfind(b"\n", 0, nl)
+            if start < 0 and pos > 0:
+                break  # this line begins before what we have read
+            line = buf[start + 1 : nl]
+            seq = chain_position(line)
+            if seq is not None:
+                return Head(seq, line_hash(line + b"\n")), pos + nl + 1
+            checked += 1
+            if checked > MAX_TORN_LINES:
+                return None
+            nl = start
+        if pos == 0:
+            return EMPTY_HEAD, 0
+        if len(buf) > MAX_TAIL_BYTES:
+            return None
+        read_from = max(0, pos - TAIL_BLOCK)
+        buf = pread(pos - read_from, read_from) + buf
+        pos = read_from
+
+
+def secret_digest(run_id: str, value: str) -> str:
+    """What a run record holds for a secret parameter's value: never the value itself.
+
+    ``sha256:`` over the run id, a NUL and the value (UTF-8): whoever knows the value can
+    check it; equal secrets of different runs do not look equal; a guessable value can still
+    be guessed, as any digest of it could.
+    """
+    return "sha256:" + hashlib.sha256(f"{run_id}\0{value}".encode()).hexdigest()
 
 
 def line_hash(line: bytes) -> str:
@@ -187,7 +256,8 @@ def record_problem(record: object) -> str | None:
     if type(record) is not dict:
         return "not a JSON object"
     kind = record.get("type")
-    fields = FIELDS.get(kind) if type(kind) is str else None  # a list or dict is unhashable
+    table = fields_of(record)
+    fields = table.get(kind) if type(kind) is str else None  # a list or dict is unhashable
     if fields is None:
         return f"type must be one of {', '.join(TYPES)}"
     if record.keys() != fields:
@@ -201,8 +271,8 @@ def record_problem(record: object) -> str | None:
 
 def common_problem(record: dict[str, Any]) -> str | None:
     """Why the fields every record has are malformed (``prev`` is left to the chain check)."""
-    if record["schema"] != SCHEMA:
-        return f"schema must be {SCHEMA!r}"
+    if record["schema"] not in (SCHEMA, SCHEMA_V2):
+        return f"schema must be {SCHEMA!r} or {SCHEMA_V2!r}"
     seq = record["seq"]
     if type(seq) is not int or seq < 1:
         return "seq must be an integer >= 1"
@@ -218,6 +288,8 @@ def common_problem(record: dict[str, Any]) -> str | None:
         return "run_id must be 1-128 of [A-Za-z0-9._:-]"
     if not (_text(record["host"]) and _text(record["user"])):
         return f"host and user must be strings of at most {MAX_TEXT} characters"
+    if record["schema"] == SCHEMA_V2 and not _text(record["invoker"]):
+        return f"invoker must be a string of at most {MAX_TEXT} characters"
     return None
 
 

@@ -3,8 +3,9 @@
 Checks every record's chain link and sequence, its release (present, signed by an
 allowed signer), its snippet (present, executable, digest equal), its time against the
 release's verified signing time (minus trust.clock_skew_seconds), that every started
-run finished, and reports refusals and recoveries. With --expect-head SEQ:HASH (one per
-LOG, in order), removed or rewritten newest records are caught. See docs/run-log.md.
+run finished, and reports refusals and recoveries. With --expect-head LOG=SEQ:HASH (or
+SEQ:HASH for a single LOG), removed or rewritten newest records are caught; the report
+names each anchor and what it proved. See docs/run-log.md.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--expect-head",
         action="append",
         default=[],
-        metavar="SEQ:HASH",
-        help="anchored head from `sealbook log head`; once per LOG, in the same order",
+        metavar="LOG=SEQ:HASH",
+        help="anchored head of LOG from `sealbook log head` (SEQ:HASH alone: a single LOG)",
     )
     add_policy(parser)
     add_format(parser, junit=True)
@@ -36,14 +37,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify and print the report; exit 0 all verified, 1 a record failed."""
-    heads = [Head.parse(value) for value in args.expect_head]
-    if heads and len(heads) != len(args.logs):
-        raise UsageError(
-            "--expect-head",
-            f"given {len(heads)} time(s) for {len(args.logs)} log(s)",
-            "give one SEQ:HASH per LOG, in the same order",
-        )
+    heads = pair_heads(args.logs, args.expect_head)
     policy = load_policy(args)
-    report = verify_logs(args.logs, args.releases, policy, heads or None)
+    report = verify_logs(args.logs, args.releases, policy, heads)
     report.write(sys.stdout, args.format)
     return report.exit_code
+
+
+def pair_heads(logs: list[Path], values: list[str]) -> list[Head | None]:
+    """Each LOG's anchor from ``--expect-head LOG=SEQ:HASH`` values (or one plain SEQ:HASH).
+
+    Plain values given once per LOG still pair by position (the form before LOG= existed).
+    """
+    heads: list[Head | None] = [None] * len(logs)
+    plain = [v for v in values if "=" not in v]
+    if plain and len(plain) != len(values):
+        raise _usage("mixes LOG=SEQ:HASH and SEQ:HASH", "use LOG=SEQ:HASH for every anchor")
+    if plain:
+        if len(plain) != len(logs):
+            raise _usage(
+                f"given {len(plain)} plain SEQ:HASH for {len(logs)} log(s)",
+                "pair each anchor with its log: --expect-head LOG=SEQ:HASH",
+            )
+        return [Head.parse(v) for v in plain]
+    names = [str(log) for log in logs]
+    for value in values:
+        name, _, head = value.rpartition("=")
+        if name not in names:
+            raise _usage(f"names {name!r}, which is not a LOG given", "use the LOG path as given")
+        where = names.index(name)
+        if heads[where] is not None:
+            raise _usage(f"given twice for {name!r}", "give one anchor per LOG")
+        heads[where] = Head.parse(head)
+    return heads
+
+
+def _usage(problem: str, fix: str) -> UsageError:
+    return UsageError("--expect-head", problem, fix)
