@@ -161,6 +161,8 @@ def alias_page(view: dict[str, Any], root: str, sb: SiteGlobals) -> str:
         f"  <h1>{title}</h1>\n"
         f"  <p>Runbook <code>{slug}</code> as of release {version}: revision {revision}{since}.\n"
         f'     <a class="sb-revision-link" href="{_e(view["target"])}?release={version}">Read the runbook</a>.</p>\n'
+        f'  <nav class="sb-versions" data-fixed data-slug="{slug}" data-revision="{revision}" '
+        f'data-release="{version}" data-since="{_e(view["introduced"])}" data-root="{root}"></nav>\n'
         "  \n"
         f"  {_provenance(prov, view['digest'], root)}\n"
         "  <h2>Snippets in this release</h2>\n"

@@ -58,7 +58,76 @@
     return match ? decodeURIComponent(match[1]) : null;
   }
 
-  /* Version switcher: one <select> per runbook page, built from window.SEALBOOK_VERSIONS. */
+  function revisionPage(root, slug, revision, version) {
+    var page = root + "runbooks/" + slug + "/r" + revision + ".html";
+    return version ? page + "?release=" + encodeURIComponent(version) : page;
+  }
+
+  /* The release a runbook page is viewed as. An alias page is its own release. A revision
+     page is the view of `?release=` when that release holds this very revision; else the
+     head's view when the head holds it (every way to "the runbook now" lands here); else
+     the release that first signed it (a newer text exists, or the runbook was retired). */
+  function viewedRelease(box, entry, data) {
+    var own = box.getAttribute("data-release");
+    if (box.hasAttribute("data-fixed")) return own;
+    var revision = Number(box.getAttribute("data-revision"));
+    var wanted = param("release");
+    if (wanted && entry.revisions[wanted] === revision) return wanted;
+    if (!entry.retired && entry.revisions[data.head] === revision) return data.head;
+    return own;
+  }
+
+  /* Pin the page's run commands to `version`, which signed the same runbook text (the
+     digests are the signed ones; only the release changes). A command that does not start
+     as this page renders it is left alone. */
+  function pinCommands(page, slug, from, to) {
+    if (from === to) return;
+    page.querySelectorAll("figure.sb-snippet[data-snippet-id]").forEach(function (figure) {
+      var code = figure.querySelector(":scope > .sb-run-line > code.sb-run");
+      if (!code) return;
+      var id = figure.getAttribute("data-snippet-id");
+      var old = "sealbook run " + slug + "@" + from + " " + id + " ";
+      if (code.textContent.indexOf(old) !== 0) return;
+      code.textContent = "sealbook run " + slug + "@" + to + " " + id + " " + code.textContent.slice(old.length);
+    });
+  }
+
+  /* What the viewed release is, said plainly: the latest text, or that a newer text exists,
+     or that the runbook was retired. */
+  function versionNote(entry, data, slug, root, revision, viewed, since) {
+    var note = document.createElement("p");
+    note.className = "sb-version-note";
+    var headRev = entry.revisions[data.head];
+    var link = function (text, href) {
+      var a = document.createElement("a");
+      a.href = href;
+      a.textContent = text;
+      return a;
+    };
+    var say = function (text) {
+      note.appendChild(document.createTextNode(text));
+    };
+    if (viewed === data.head) {
+      note.classList.add("sb-version-note--head");
+      say("Latest release " + data.head + (since && since !== data.head ? ": unchanged since " + since + "." : "."));
+    } else if (entry.retired) {
+      note.classList.add("sb-warn");
+      say("Release " + viewed + ". This runbook was retired in release " + entry.retired + ": it is not in the latest release " + data.head + ".");
+    } else if (headRev !== undefined && headRev !== revision) {
+      note.classList.add("sb-warn");
+      say("Release " + viewed + ". A newer text is in the latest release " + data.head + ": ");
+      note.appendChild(link("revision " + headRev, revisionPage(root, slug, headRev, data.head)));
+      say(".");
+    } else {
+      note.classList.add("sb-warn");
+      say("Release " + viewed + " is not the latest. The latest release " + data.head + " holds the same text: ");
+      note.appendChild(link("commands pinned to " + data.head, revisionPage(root, slug, revision, data.head)));
+      say(".");
+    }
+    return note;
+  }
+
+  /* Version switcher and note on runbook pages (revision and alias), from SEALBOOK_VERSIONS. */
   function setupVersions() {
     var data = window.SEALBOOK_VERSIONS;
     var box = document.querySelector(".sb-versions[data-slug]");
@@ -68,8 +137,13 @@
     var revision = Number(box.getAttribute("data-revision"));
     var entry = data.runbooks[slug];
     if (!entry) return;
-    var wanted = param("release");
-    var current = entry.revisions[wanted] === revision ? wanted : box.getAttribute("data-release");
+    var own = box.getAttribute("data-release");
+    var viewed = viewedRelease(box, entry, data);
+    var page = box.closest(".sb-page");
+    if (page) {
+      pinCommands(page, slug, own, viewed);
+      page.setAttribute("data-viewed-release", viewed);
+    }
     var select = document.createElement("select");
     select.className = "sb-version-select";
     select.setAttribute("aria-label", "Release");
@@ -77,31 +151,55 @@
       var rev = entry.revisions[version];
       if (rev === undefined) return;
       var option = document.createElement("option");
-      option.value = root + "runbooks/" + slug + "/r" + rev + ".html?release=" + encodeURIComponent(version);
+      option.value = revisionPage(root, slug, rev, version);
       option.textContent = version + " \u00b7 r" + rev + (version === data.head ? " \u00b7 latest" : "");
-      option.selected = version === current;
+      option.selected = version === viewed;
       select.appendChild(option);
     });
     select.addEventListener("change", function () {
       location.href = select.value;
     });
     box.appendChild(select);
+    box.appendChild(versionNote(entry, data, slug, root, revision, viewed, box.getAttribute("data-since")));
+  }
+
+  /* Release and diff pages of an older release say that a newer one exists. */
+  function setupOlderNotes() {
+    var data = window.SEALBOOK_VERSIONS;
+    var box = document.querySelector("[data-sb-newer]");
+    if (!box || !data || !data.head) return;
     var note = document.createElement("p");
     note.className = "sb-version-note";
-    var headRev = entry.revisions[data.head];
-    if (entry.retired) {
-      note.textContent = "This runbook was retired in release " + entry.retired + ".";
-      note.classList.add("sb-warn");
-    } else if (headRev !== undefined && headRev !== revision) {
-      var link = document.createElement("a");
-      link.href = root + "runbooks/" + slug + "/r" + headRev + ".html";
-      link.textContent = "revision " + headRev;
-      note.appendChild(document.createTextNode("A newer text is in the latest release " + data.head + ": "));
-      note.appendChild(link);
-      note.classList.add("sb-warn");
-    } else if (current) {
-      note.textContent = "Viewing release " + current + " (latest: " + data.head + ").";
+    var root = box.getAttribute("data-root") || "";
+    var slug = box.getAttribute("data-slug");
+    var release = box.getAttribute("data-release");
+    var text = null;
+    if (slug) {
+      var entry = data.runbooks[slug];
+      var revision = Number(box.getAttribute("data-revision"));
+      if (entry && entry.retired) {
+        text = "This runbook was retired in release " + entry.retired + ".";
+      } else if (entry && entry.revisions[data.head] !== revision) {
+        text = "A newer text is in the latest release " + data.head + ": ";
+        var a = document.createElement("a");
+        a.href = revisionPage(root, slug, entry.revisions[data.head], data.head);
+        a.textContent = "revision " + entry.revisions[data.head];
+        note.appendChild(document.createTextNode(text));
+        note.appendChild(a);
+        text = ".";
+      }
+    } else if (release && release !== data.head) {
+      text = "A newer release exists: ";
+      var b = document.createElement("a");
+      b.href = root + "versions/" + data.head + "/index.html";
+      b.textContent = data.head;
+      note.appendChild(document.createTextNode(text));
+      note.appendChild(b);
+      text = ".";
     }
+    if (text === null) return;
+    note.appendChild(document.createTextNode(text));
+    note.classList.add("sb-warn");
     box.appendChild(note);
   }
 
@@ -138,6 +236,7 @@
   function start() {
     setupCopy();
     setupVersions();
+    setupOlderNotes();
     setupFilters();
   }
   if (document.readyState === "loading") {
