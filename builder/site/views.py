@@ -95,9 +95,22 @@ def snippet_views(
                 "html": shown.get(s.id, s.text),
                 "copy_text": s.copy_text,
                 "run": run,
+                "run_parts": run_parts(run, rb.slug, version, s.id) if run else None,
             }
         )
     return views
+
+
+def run_parts(run: str, slug: str, version: str, snippet_id: str) -> list[str]:
+    """The pinned command in parts the page keeps whole on one line each (joined by spaces):
+    what runs (``sealbook run <slug>@<release> <id>``), the hash (``--sha256 <hex>``), and
+    the rest (``--from <url>``). A line may wrap between parts, never inside the hash."""
+    what = f"sealbook run {slug}@{version} {snippet_id}"
+    rest = run.removeprefix(what + " ").split(" ", 2)
+    parts = [what, " ".join(rest[:2]), *rest[2:]]
+    if rest[0] != "--sha256" or " ".join(parts) != run:
+        return [run]
+    return parts
 
 
 def transcripts(source: bytes, rb: Runbook) -> dict[str, Markup]:

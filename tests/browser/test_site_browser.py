@@ -274,7 +274,8 @@ def test_screenshot_of_a_runbook_page(demo_page: SitePage, tmp_path: Path) -> No
     """A runbook page renders readably: DEV banner, provenance panel, copy buttons visible."""
     demo_page.open("runbooks/hosts/disk-full/latest.html")
     demo_page.page.wait_for_url("**/r2.html")
-    for selector in (".sb-banner--dev", "aside.sb-provenance", "button.sb-copy", "code.sb-run"):
+    summary = "details.sb-provenance-box > summary.sb-provenance-summary"
+    for selector in (".sb-banner--dev", summary, "button.sb-copy", "code.sb-run"):
         assert demo_page.page.locator(selector).first.is_visible(), f"{selector} not visible"
     # Code reads left-aligned (material centres <figure> content by default).
     aligns = demo_page.page.locator("figure.sb-snippet pre, code.sb-run").evaluate_all(

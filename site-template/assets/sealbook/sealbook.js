@@ -31,12 +31,13 @@
     button.dispatchEvent(new CustomEvent("sb-copied", { bubbles: true, detail: { text: text } }));
   }
 
-  /* The exact text a button copies, taken from the button's own snippet figure only: the
-     figure's <template class="sb-copy-text"> (the signed text minus its final LF) for "Copy",
-     its <code class="sb-run"> for "Copy command". Never a page-wide lookup by id, which an
+  /* The exact text a button copies, taken from the button's own figure only (a snippet's
+     figure, or its small figure among the commands at the top of the page): the figure's
+     <template class="sb-copy-text"> (the signed text minus its final LF) for "Copy", its
+     <code class="sb-run"> for "Copy command". Never a page-wide lookup by id, which an
      element elsewhere on the page could answer. */
   function figureText(button) {
-    var figure = button.closest("figure.sb-snippet");
+    var figure = button.closest("figure.sb-snippet, figure.sb-quick");
     if (!figure) return null;
     var run = button.classList.contains("sb-copy-run");
     var el = figure.querySelector(run ? ":scope > .sb-run-line > code.sb-run" : ":scope > template.sb-copy-text");
@@ -78,17 +79,17 @@
   }
 
   /* Pin the page's run commands to `version`, which signed the same runbook text (the
-     digests are the signed ones; only the release changes). A command that does not start
-     as this page renders it is left alone. */
+     digests are the signed ones; only the release changes). The command's first part is
+     "sealbook run <slug>@<release> <id>"; a command not shaped so is left alone. */
   function pinCommands(page, slug, from, to) {
     if (from === to) return;
-    page.querySelectorAll("figure.sb-snippet[data-snippet-id]").forEach(function (figure) {
+    page.querySelectorAll("figure.sb-snippet[data-snippet-id], figure.sb-quick[data-snippet-id]").forEach(function (figure) {
       var code = figure.querySelector(":scope > .sb-run-line > code.sb-run");
-      if (!code) return;
+      var part = code && code.querySelector(":scope > .sb-run-part");
+      if (!part) return;
       var id = figure.getAttribute("data-snippet-id");
-      var old = "sealbook run " + slug + "@" + from + " " + id + " ";
-      if (code.textContent.indexOf(old) !== 0) return;
-      code.textContent = "sealbook run " + slug + "@" + to + " " + id + " " + code.textContent.slice(old.length);
+      if (part.textContent !== "sealbook run " + slug + "@" + from + " " + id) return;
+      part.textContent = "sealbook run " + slug + "@" + to + " " + id;
     });
   }
 
