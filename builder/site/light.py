@@ -148,7 +148,7 @@ def _snippet(s: dict[str, Any]) -> str:
         'data-label="Copy" aria-label="Copy">Copy</button>\n'
         "  </figcaption>\n"
         f"  {run}\n"
-        f'  <pre class="sb-code"><code class="language-{lang}">{_e(s["html"])}</code></pre>\n'
+        f'  <pre class="sb-code highlight"><code class="language-{lang}">{_e(s["html"])}</code></pre>\n'
         f'  <template class="sb-copy-text">{_e(s["copy_text"])}</template>\n'
         f'  <div class="sb-digest">digest <code class="sb-snippet-digest">{digest}</code></div>\n'
         "</figure>"

@@ -22,6 +22,7 @@ from builder.frontmatter import body_start as front_matter_body_start
 from builder.markdown import outline, parse
 from builder.runbook import CONSOLE_LANGUAGES, split_lines
 from builder.site import model as m
+from builder.site.highlight import highlight
 from builder.site.prose import Prose, render_prose
 from verifier import sitelayout as layout
 from verifier.digests import signed_text
@@ -76,8 +77,10 @@ def snippet_views(
 ) -> list[dict[str, Any]]:
     """Per snippet: id, language, digest, code, exact copy text and the pinned command.
 
-    With the frozen ``source``, a console block shows its whole transcript (output dimmed);
-    its copy text and run command stay the signed commands.
+    With the frozen ``source`` (revision pages), a console block shows its whole transcript
+    (output dimmed), others are highlighted (`builder.site.highlight`); copy text and run
+    command stay the signed text. Without it (the thousands of small alias pages), code is
+    shown plain.
     """
     shown = transcripts(source, rb) if source is not None else {}
     views = []
@@ -92,7 +95,7 @@ def snippet_views(
                 "executable": s.executable,
                 "params": list(s.params),
                 "digest": s.digest,
-                "html": shown.get(s.id, s.text),
+                "html": shown.get(s.id) or (highlight(s.language, s.text) if source else s.text),
                 "copy_text": s.copy_text,
                 "run": run,
                 "run_parts": run_parts(run, rb.slug, version, s.id) if run else None,

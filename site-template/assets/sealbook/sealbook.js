@@ -6,7 +6,7 @@
   /* Copy `text` exactly. The page's own `copy` event carries the text (works on file://,
      where the async clipboard API is unavailable); then "sb-copied" is dispatched on the
      button with {detail: {text}} so tests and assistive code can observe what was copied. */
-  function copyExactly(text, button) {
+  function copyExactly(text, button, what) {
     var handler = function (event) {
       event.clipboardData.setData("text/plain", text);
       event.preventDefault();
@@ -22,13 +22,33 @@
     if (!ok && navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text);
     }
-    button.classList.add("sb-copied");
-    button.setAttribute("aria-label", "Copied");
-    window.setTimeout(function () {
-      button.classList.remove("sb-copied");
-      button.setAttribute("aria-label", button.getAttribute("data-label") || "Copy");
-    }, 1500);
+    showCopied(button, what);
     button.dispatchEvent(new CustomEvent("sb-copied", { bubbles: true, detail: { text: text } }));
+  }
+
+  /* One polite live region per page: screen readers hear "Copied ..." after a copy. */
+  var announcer = null;
+  function setupAnnouncer() {
+    announcer = document.createElement("div");
+    announcer.className = "sb-announce";
+    announcer.setAttribute("role", "status");
+    announcer.setAttribute("aria-live", "polite");
+    document.body.appendChild(announcer);
+  }
+
+  /* A visible "Copied" state on the button for 2 s, and the same words announced. */
+  function showCopied(button, what) {
+    var label = button.getAttribute("data-label") || "Copy";
+    button.classList.add("sb-copied");
+    button.textContent = "Copied";
+    button.setAttribute("aria-label", "Copied");
+    if (announcer) announcer.textContent = "Copied " + what + ".";
+    window.clearTimeout(button.sbCopiedTimer);
+    button.sbCopiedTimer = window.setTimeout(function () {
+      button.classList.remove("sb-copied");
+      button.textContent = label;
+      button.setAttribute("aria-label", label);
+    }, 2000);
   }
 
   /* The exact text a button copies, taken from the button's own figure only (a snippet's
@@ -50,7 +70,9 @@
       var button = event.target.closest("button.sb-copy, button.sb-copy-run");
       if (!button) return;
       var text = figureText(button);
-      if (text !== null) copyExactly(text, button);
+      if (text === null) return;
+      var id = button.closest("figure.sb-snippet, figure.sb-quick").getAttribute("data-snippet-id") || "";
+      copyExactly(text, button, (button.classList.contains("sb-copy-run") ? "the command of " : "") + id);
     });
   }
 
@@ -235,6 +257,7 @@
   }
 
   function start() {
+    setupAnnouncer();
     setupCopy();
     setupVersions();
     setupOlderNotes();
