@@ -55,6 +55,7 @@ def _page(sb: SiteGlobals, root: str, head: str, title: str, body: str) -> str:
         f'  <link rel="stylesheet" href="{root}assets/sealbook/sealbook.css">\n'
         "</head>\n"
         '<body class="sb-light">\n'
+        f'  <script src="{root}assets/sealbook/scheme.js"></script>\n'
         f"  {banner}\n"
         f'  <p><a href="{root}index.html">{name}</a></p>\n'
         f"  {body}\n"

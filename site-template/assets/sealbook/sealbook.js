@@ -256,7 +256,67 @@
     });
   }
 
+  /* Dark mode: a toggle in the header (the small pages: at the top), remembered in
+     localStorage; without a choice, the page follows the system (assets/sealbook/scheme.js
+     applies it before the page paints). */
+  var SCHEME_KEY = "sealbook.scheme";
+  function isDark() {
+    return document.body.getAttribute("data-md-color-scheme") === "slate";
+  }
+  function applyScheme(dark) {
+    document.body.setAttribute("data-md-color-scheme", dark ? "slate" : "default");
+    var toggle = document.querySelector("button.sb-scheme-toggle");
+    if (toggle) {
+      toggle.setAttribute("aria-pressed", dark ? "true" : "false");
+      toggle.textContent = dark ? "Light" : "Dark";
+    }
+  }
+  function setupScheme() {
+    var toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "sb-scheme-toggle";
+    toggle.setAttribute("aria-label", "Dark mode");
+    var header = document.querySelector(".md-header__inner");
+    if (header) {
+      header.insertBefore(toggle, header.querySelector(".md-search") || null);
+    } else {
+      document.body.insertBefore(toggle, document.body.firstChild);
+    }
+    toggle.addEventListener("click", function () {
+      var dark = !isDark();
+      try {
+        window.localStorage.setItem(SCHEME_KEY, dark ? "dark" : "light");
+      } catch (e) {
+        /* not remembered: still toggled for this page */
+      }
+      applyScheme(dark);
+    });
+    var media = window.matchMedia("(prefers-color-scheme: dark)");
+    var follow = function () {
+      var stored = null;
+      try {
+        stored = window.localStorage.getItem(SCHEME_KEY);
+      } catch (e) {
+        stored = null;
+      }
+      if (stored !== "dark" && stored !== "light") applyScheme(media.matches);
+    };
+    if (media.addEventListener) media.addEventListener("change", follow);
+    applyScheme(isDark());
+  }
+
+  /* A printed runbook carries its provenance: open the panels before printing. */
+  function setupPrint() {
+    window.addEventListener("beforeprint", function () {
+      document.querySelectorAll("details.sb-provenance-box").forEach(function (d) {
+        d.open = true;
+      });
+    });
+  }
+
   function start() {
+    setupPrint();
+    setupScheme();
     setupAnnouncer();
     setupCopy();
     setupVersions();
