@@ -226,17 +226,25 @@
     box.appendChild(note);
   }
 
-  /* Catalog filters over the static table (no form: inputs filter rows in place). */
+  /* Catalog filters over the static table (no form: inputs filter rows in place). The count
+     ("7 of 15") and "nothing matches" are live; the state is kept in the page's URL
+     (?filter=&service=&severity=, by replaceState; not ?q=, which opens material's search),
+     so Back to the catalog restores it. */
+  var FILTER_PARAMS = { text: "filter", service: "service", severity: "severity" };
   function setupFilters() {
     var table = document.querySelector("table.sb-catalog");
     if (!table) return;
     var controls = document.querySelectorAll("[data-sb-filter]");
+    var count = document.querySelector("[data-sb-count]");
+    var nothing = document.querySelector(".sb-nothing");
+    var rows = table.querySelectorAll("tr.sb-catalog-row");
     var apply = function () {
       var wanted = {};
       controls.forEach(function (c) {
         wanted[c.getAttribute("data-sb-filter")] = c.value.trim().toLowerCase();
       });
-      table.querySelectorAll("tr.sb-catalog-row").forEach(function (row) {
+      var shown = 0;
+      rows.forEach(function (row) {
         var show = true;
         Object.keys(wanted).forEach(function (key) {
           var value = wanted[key];
@@ -248,12 +256,44 @@
           }
         });
         row.hidden = !show;
+        if (show) shown += 1;
       });
+      if (count) count.textContent = shown + " of " + rows.length + " runbooks";
+      if (nothing) nothing.hidden = shown !== 0;
+      return wanted;
+    };
+    var remember = function () {
+      var query = [];
+      controls.forEach(function (c) {
+        var name = FILTER_PARAMS[c.getAttribute("data-sb-filter")];
+        if (name && c.value.trim()) query.push(name + "=" + encodeURIComponent(c.value.trim()));
+      });
+      var url = location.pathname + (query.length ? "?" + query.join("&") : "") + location.hash;
+      try {
+        history.replaceState(null, "", url);
+      } catch (e) {
+        /* some file:// setups refuse: the filter still works, Back just forgets it */
+      }
+    };
+    var restore = function () {
+      controls.forEach(function (c) {
+        var name = FILTER_PARAMS[c.getAttribute("data-sb-filter")];
+        var value = (name && param(name)) || "";
+        if (c.tagName === "SELECT" && value && !c.querySelector('option[value="' + CSS.escape(value) + '"]')) value = "";
+        c.value = value;
+      });
+      apply();
     };
     controls.forEach(function (c) {
-      c.addEventListener("input", apply);
-      c.addEventListener("change", apply);
+      var changed = function () {
+        apply();
+        remember();
+      };
+      c.addEventListener("input", changed);
+      c.addEventListener("change", changed);
     });
+    window.addEventListener("pageshow", restore);
+    restore();
   }
 
   /* Dark mode: a toggle in the header (the small pages: at the top), remembered in
