@@ -7,11 +7,16 @@ never from the HTML under test.
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import pytest
 
-from tests.browser.harness import BuiltSite, SitePage, run_command
+from builder.release import make_release
+from builder.runbook import load_catalog
+from builder.sign import SigningTarget
+from tests.browser.harness import BuiltSite, SitePage, run_command, watched_tab
+from tests.conftest import REPO, run_cli
 from verifier import sitelayout as layout
 
 pytestmark = pytest.mark.browser
@@ -116,3 +121,42 @@ def test_older_views_say_a_newer_text_exists(demo_page: SitePage) -> None:
     assert "sb-warn" not in (
         demo_page.page.locator(".sb-version-note").get_attribute("class") or ""
     )
+
+
+RETIRED = "dns/resolution-failures"
+
+
+@pytest.fixture(scope="module")
+def retired_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """The sample catalog released twice, ``RETIRED`` removed before the second release."""
+    root = tmp_path_factory.mktemp("retired")
+    catalog = root / "runbooks"
+    shutil.copytree(REPO / "runbooks", catalog)
+    target = SigningTarget(instance="dev", dev_state=root / "dev")
+    make_release(load_catalog(catalog), "r.1", root / "releases", target)
+    (catalog / f"{RETIRED}.md").unlink()
+    make_release(load_catalog(catalog), "r.2", root / "releases", target)
+    policy = root / "dev" / "sealbook.dev.toml"
+    out = root / "site"
+    args = ("--releases", str(root / "releases"), "--out", str(out), "--policy", str(policy))
+    built = run_cli("sealbook", "build", *args)
+    assert built.returncode == 0, built.stderr
+    return BuiltSite(out.resolve(), root / "releases", ("r.1", "r.2"))
+
+
+def test_a_retired_runbook_says_so_on_every_view(chromium: Any, retired_site: BuiltSite) -> None:
+    """Retired in the head: its revision page (even asked for the old release), its alias
+    page and its latest page say it was retired; its last text keeps its own pins."""
+    for tab in watched_tab(chromium, retired_site):
+        revision = retired_site.runbook("r.1", RETIRED)["revision"]
+        for path in (
+            layout.revision_page(RETIRED, revision),
+            f"{layout.revision_page(RETIRED, revision)}?release=r.1",
+            layout.alias_page("r.1", RETIRED),
+        ):
+            assert "retired in release r.2" in _note(tab, path), path
+        first = next(s for s in retired_site.runbook("r.1", RETIRED)["snippets"] if s["executable"])
+        assert _first_command(tab) == run_command(RETIRED, "r.1", first)
+        tab.open(layout.latest_page(RETIRED))
+        warn = tab.page.locator(".sb-page--latest .sb-warn").text_content() or ""
+        assert "Retired in release r.2" in warn
