@@ -35,6 +35,9 @@ def _snippet(executable: bool, params: bool, run: bool) -> dict[str, object]:
         "run": "sealbook run a@1.2.0 unit-status --sha256 x --from 'https://x/?a&b'"
         if run
         else None,
+        "run_parts": ["sealbook run a@1.2.0 unit-status", "--sha256 x", "--from 'https://x/?<a>&b'"]
+        if run
+        else None,
     }
 
 

@@ -78,8 +78,8 @@ ATTACKS = {
     ),
     "visible code differs from the copy text": (
         RESTART,
-        "systemctl status app --no-pager\n</code>",
-        "systemctl status app --no-pager --quiet\n</code>",
+        'app<span class="w"> </span>--no-pager\n</code>',
+        'app<span class="w"> </span>--no-pager --quiet\n</code>',
     ),
     "copy text edited": (
         RESTART,

@@ -55,6 +55,7 @@ def _page(sb: SiteGlobals, root: str, head: str, title: str, body: str) -> str:
         f'  <link rel="stylesheet" href="{root}assets/sealbook/sealbook.css">\n'
         "</head>\n"
         '<body class="sb-light">\n'
+        f'  <script src="{root}assets/sealbook/scheme.js"></script>\n'
         f"  {banner}\n"
         f'  <p><a href="{root}index.html">{name}</a></p>\n'
         f"  {body}\n"
@@ -67,7 +68,19 @@ def _page(sb: SiteGlobals, root: str, head: str, title: str, body: str) -> str:
 
 def _provenance(prov: dict[str, Any] | None, digest: Any, root: str) -> str:
     version = _e(prov["version"]) if prov else ""
-    out = f'<aside class="sb-provenance" data-release="{version}">\n  '
+    if prov and prov["signed"]:
+        dev = ' · <span class="sb-dev">DEV root</span>' if prov["dev"] else ""
+        line = (
+            f"Signed by <strong>{_e(prov['identity'])}</strong> · release {version} "
+            f"· verified at build{dev}"
+        )
+    else:
+        line = '<span class="sb-warn">UNSIGNED PREVIEW</span> · nothing here is signed'
+    out = (
+        '<details class="sb-provenance-box">\n'
+        f'  <summary class="sb-provenance-summary">{line}</summary>\n'
+        f'<aside class="sb-provenance" data-release="{version}">\n  '
+    )
     if prov and prov["signed"]:
         dig = (
             f'<dt>Runbook digest</dt><dd><code class="sb-runbook-digest">{_e(digest)}</code></dd>'
@@ -97,7 +110,7 @@ def _provenance(prov: dict[str, Any] | None, digest: Any, root: str) -> str:
             '\n    <p class="sb-warn">UNSIGNED PREVIEW: built from the working tree; nothing here is signed.</p>\n'
             f"    {dig}\n  "
         )
-    return out + "\n</aside>"
+    return out + "\n</aside>\n</details>"
 
 
 def _snippet(s: dict[str, Any]) -> str:
@@ -115,8 +128,10 @@ def _snippet(s: dict[str, Any]) -> str:
         else ""
     )
     run = (
-        f'\n    <div class="sb-run-line"><code class="sb-run">{_e(s["run"])}</code>'
-        f'<button type="button" class="sb-copy-run" '
+        '\n    <div class="sb-run-line"><code class="sb-run">'
+        + " ".join(f'<span class="sb-run-part">{_e(p)}</span>' for p in s["run_parts"])
+        + "</code>"
+        '<button type="button" class="sb-copy-run" '
         'data-label="Copy command" aria-label="Copy command">Copy command</button></div>\n  '
         if s["run"]
         else ""
@@ -133,10 +148,10 @@ def _snippet(s: dict[str, Any]) -> str:
         f'    <button type="button" class="sb-copy" '
         'data-label="Copy" aria-label="Copy">Copy</button>\n'
         "  </figcaption>\n"
-        f'  <pre class="sb-code"><code class="language-{lang}">{_e(s["html"])}</code></pre>\n'
+        f"  {run}\n"
+        f'  <pre class="sb-code highlight"><code class="language-{lang}">{_e(s["html"])}</code></pre>\n'
         f'  <template class="sb-copy-text">{_e(s["copy_text"])}</template>\n'
         f'  <div class="sb-digest">digest <code class="sb-snippet-digest">{digest}</code></div>\n'
-        f"  {run}\n"
         "</figure>"
     )
 
@@ -161,6 +176,8 @@ def alias_page(view: dict[str, Any], root: str, sb: SiteGlobals) -> str:
         f"  <h1>{title}</h1>\n"
         f"  <p>Runbook <code>{slug}</code> as of release {version}: revision {revision}{since}.\n"
         f'     <a class="sb-revision-link" href="{_e(view["target"])}?release={version}">Read the runbook</a>.</p>\n'
+        f'  <nav class="sb-versions" data-fixed data-slug="{slug}" data-revision="{revision}" '
+        f'data-release="{version}" data-since="{_e(view["introduced"])}" data-root="{root}"></nav>\n'
         "  \n"
         f"  {_provenance(prov, view['digest'], root)}\n"
         "  <h2>Snippets in this release</h2>\n"

@@ -21,6 +21,7 @@ from builder.console import reduce_console
 from builder.frontmatter import body_start as front_matter_body_start
 from builder.runbook import CONSOLE_LANGUAGES, split_lines
 from builder.site import model as m
+from builder.site.highlight import highlight
 from builder.site.prose import Prose, render_prose
 from verifier import sitelayout as layout
 from verifier.digests import signed_text
@@ -75,8 +76,10 @@ def snippet_views(
 ) -> list[dict[str, Any]]:
     """Per snippet: id, language, digest, code, exact copy text and the pinned command.
 
-    With the ``blocks`` as written (`Prose.blocks`), a console block shows its whole
-    transcript (output dimmed); its copy text and run command stay the signed commands.
+    With the ``blocks`` as written (`Prose.blocks`, revision pages), a console block shows its
+    whole transcript (output dimmed), others are highlighted (`builder.site.highlight`); copy
+    text and run command stay the signed text. Without them (the thousands of small alias
+    pages), code is shown plain.
     """
     shown = transcripts(blocks, rb) if blocks else {}
     views = []
@@ -91,12 +94,26 @@ def snippet_views(
                 "executable": s.executable,
                 "params": list(s.params),
                 "digest": s.digest,
-                "html": shown.get(s.id, s.text),
+                "html": shown.get(s.id)
+                or (highlight(s.language, s.text) if blocks is not None else s.text),
                 "copy_text": s.copy_text,
                 "run": run,
+                "run_parts": run_parts(run, rb.slug, version, s.id) if run else None,
             }
         )
     return views
+
+
+def run_parts(run: str, slug: str, version: str, snippet_id: str) -> list[str]:
+    """The pinned command in parts the page keeps whole on one line each (joined by spaces):
+    what runs (``sealbook run <slug>@<release> <id>``), the hash (``--sha256 <hex>``), and
+    the rest (``--from <url>``). A line may wrap between parts, never inside the hash."""
+    what = f"sealbook run {slug}@{version} {snippet_id}"
+    rest = run.removeprefix(what + " ").split(" ", 2)
+    parts = [what, " ".join(rest[:2]), *rest[2:]]
+    if rest[0] != "--sha256" or " ".join(parts) != run:
+        return [run]
+    return parts
 
 
 def transcripts(blocks: dict[int, str], rb: Runbook) -> dict[str, Markup]:

@@ -39,11 +39,11 @@ def test_every_copy_button_yields_the_signed_bytes(demo_page: SitePage) -> None:
         demo_page.open(f"runbooks/{slug}/latest.html")
         demo_page.page.wait_for_url(site.url(f"runbooks/{slug}/r{rb['revision']}.html"))
         # The latest page leads to the revision page, rendered once for the release that
-        # first signed this content: its commands pin that release, which signed the same bytes.
+        # first signed this content; viewed as "the runbook now", its commands pin the head.
         release = demo_page.page.locator(".sb-page").get_attribute("data-release")
         assert release in site.versions, f"{slug}: page names release {release!r}"
         assert site.runbook(release, slug)["digest"] == rb["digest"], f"{slug}: not the head text"
-        n, problems = check_snippets(demo_page, slug, release)
+        n, problems = check_snippets(demo_page, slug, site.head)
         checked += n
         bad += problems
         consoles += sum(s["language"] in CONSOLE for s in rb["snippets"])
@@ -177,6 +177,9 @@ def test_version_switcher_lands_on_the_same_runbook(demo_page: SitePage, slug: s
             "(fs) => fs.map((f) => f.dataset.snippetId + ' ' + f.dataset.digest)"
         )
         assert ids == [f"{s['id']} {s['digest']}" for s in signed["snippets"]]
+        # The chosen release's view: its commands are pinned to that release.
+        runs = demo_page.page.locator("code.sb-run").all_text_contents()
+        assert runs and all(r.startswith(f"sealbook run {slug}@{version} ") for r in runs), runs
 
 
 def page_kind(path: str) -> str:
@@ -229,7 +232,7 @@ def test_copy_buttons_work_from_the_keyboard(demo_page: SitePage) -> None:
     slug = "hosts/disk-full"
     demo_page.open(f"runbooks/{slug}/latest.html")
     demo_page.page.wait_for_url("**/r2.html")
-    release = demo_page.page.locator(".sb-page").get_attribute("data-release")
+    release = site.head
     snippet = next(s for s in site.runbook(release, slug)["snippets"] if s["executable"])
     figure = demo_page.page.locator(f'figure.sb-snippet[data-snippet-id="{snippet["id"]}"]')
     assert demo_page.copied(figure.locator("button.sb-copy"), key="Enter") == snippet["text"][:-1]
@@ -271,7 +274,8 @@ def test_screenshot_of_a_runbook_page(demo_page: SitePage, tmp_path: Path) -> No
     """A runbook page renders readably: DEV banner, provenance panel, copy buttons visible."""
     demo_page.open("runbooks/hosts/disk-full/latest.html")
     demo_page.page.wait_for_url("**/r2.html")
-    for selector in (".sb-banner--dev", "aside.sb-provenance", "button.sb-copy", "code.sb-run"):
+    summary = "details.sb-provenance-box > summary.sb-provenance-summary"
+    for selector in (".sb-banner--dev", summary, "button.sb-copy", "code.sb-run"):
         assert demo_page.page.locator(selector).first.is_visible(), f"{selector} not visible"
     # Code reads left-aligned (material centres <figure> content by default).
     aligns = demo_page.page.locator("figure.sb-snippet pre, code.sb-run").evaluate_all(
@@ -354,7 +358,7 @@ def test_copy_comes_from_the_buttons_own_figure_never_a_planted_element(
     slug = "hosts/disk-full"
     demo_page.open(f"runbooks/{slug}/latest.html")
     demo_page.page.wait_for_url("**/r2.html")
-    release = demo_page.page.locator(".sb-page").get_attribute("data-release")
+    release = site.head
     snippet = next(s for s in site.runbook(release, slug)["snippets"] if s["executable"])
     sid = snippet["id"]
     old_lookup = demo_page.page.evaluate(PLANT_JS, [sid, EVIL])
