@@ -541,3 +541,14 @@ def test_snippet_fast_path_agrees_with_the_full_check(item: dict[str, object]) -
             return str(exc)
 
     assert outcome(_parse_snippet) == outcome(_check_snippet)
+
+
+@pytest.mark.parametrize(
+    "brk", ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+)
+def test_no_line_break_in_an_input_name_splits_a_diagnostic(brk: str) -> None:
+    # Found by test_verifier_cli_only_returns_documented_exit_codes: `--policy '\x85'`.
+    from verifier.errors import InputError
+
+    line = InputError(f"a{brk}b", f"c{brk}d", f"e{brk}f").diagnostics()
+    assert len(line.splitlines()) == 1

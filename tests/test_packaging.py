@@ -89,6 +89,8 @@ def pytest_without_shared(tmp_path: Path, **env: str) -> subprocess.CompletedPro
     return subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+            # Its own temporary root: pytest prunes old ones, racing the outer run's.
+            "--basetemp", str(tmp_path / "basetemp"),
             "tests/test_verify_bundle.py::test_conformance_happy_path_v03",
             "tests/test_corpora.py::test_every_executable_snippet_runs_as_signed",
         ],

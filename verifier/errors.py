@@ -15,6 +15,12 @@ EXIT_TRUST = 4
 EXIT_REFUSED = 125
 
 
+_LINE_BREAKS = {
+    ord(c): f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+} | {ord("\r"): "\\r", ord("\n"): "\\n"}
+
+
 class SealbookError(Exception):
     """Base of every error sealbook reports to a user."""
 
@@ -36,8 +42,9 @@ class SealbookError(Exception):
         line = f"{self.subject}: {self.problem}"
         if self.next_step:
             line += f" ({self.next_step})"
-        # Hostile input must not be able to forge extra lines in our output.
-        return line.replace("\r", "\\r").replace("\n", "\\n")
+        # Hostile input must not be able to forge extra lines in our output: every character
+        # str.splitlines() breaks on (NEL, LS, PS, VT, FF, FS/GS/RS too) is escaped.
+        return line.translate(_LINE_BREAKS)
 
 
 class UsageError(SealbookError):
