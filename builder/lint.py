@@ -8,7 +8,9 @@ Rules beyond the parser's own (docs/runbook-format.md lists every code):
    ids and snippets; non-ASCII is an error in executable code, a warning in shell comments
    and reference blocks, and nothing at all in a snippet that opts in with ``allow-non-ascii``;
 4. runnable or reference (``bash -n``, prompts, placeholders) is decided when the catalog is
-   loaded (`builder.runnable`); its warnings and errors are among the catalog's problems.
+   loaded (`builder.runnable`); its warnings and errors are among the catalog's problems;
+5. intent (`builder.intent`): near-miss languages, malformed fence attributes, parameters,
+   front-matter keys, broken links, commands that wait for input, secret literals.
 """
 
 from __future__ import annotations
@@ -247,9 +249,12 @@ def _line(snippet: SourceSnippet, index: int) -> str:
 
 def check_catalog(catalog: Catalog) -> list[Problem]:
     """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line."""
+    from builder.intent import check_intent
+
     problems = list(catalog.problems)
     problems += _case_collisions(catalog)
-    for runbook in catalog.runbooks:
+    problems += check_intent(catalog)
+    for runbook in catalog.runbooks + catalog.broken:
         problems += _check_names(runbook)
         source_lines = _LINE_BREAK_RE.split(runbook.source.decode("utf-8"))
         for snippet in runbook.snippets:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder.console import reduce_console
-from builder.frontmatter import FrontMatterError, read_front_matter
+from builder.frontmatter import FrontMatter, FrontMatterError, body_start, read_front_matter
 from builder.markdown import Outline, outline, parse
 from verifier.digests import signed_text
 from verifier.errors import InputError
@@ -92,6 +92,12 @@ class SourceRunbook:
     snippets: tuple[SourceSnippet, ...]
     links: tuple[str, ...] = ()
     """Image sources and link targets as written (`linked_files` resolves them)."""
+    link_lines: tuple[int, ...] = ()
+    """The 1-based file line of each of ``links``."""
+    anchors: frozenset[str] = frozenset()
+    """Ids of the page's headings (``#fragment`` targets); ``snippet-<id>`` ones are implied."""
+    broken: str | None = None
+    """Why the runbook cannot be released (its front matter); its body is still checked."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,8 @@ class Catalog:
     problems: tuple[Problem, ...]
     files: tuple[tuple[str, bytes], ...] = ()
     """Files the runbooks link or show (images, scripts), by path in the folder: frozen too."""
+    broken: tuple[SourceRunbook, ...] = ()
+    """Runbooks whose front matter cannot be used: checked like the others, never released."""
 
 
 @dataclass(frozen=True)
@@ -284,18 +292,24 @@ def parse_runbook(
 ) -> tuple[SourceRunbook | None, list[Problem]]:
     """Parse one runbook source; never raises on bad input.
 
-    Returns (None, problems) when the file cannot be read as a runbook at all (too large,
-    binary, not UTF-8, unusable front matter); otherwise the runbook and the problems found.
+    Returns (None, problems) when the file cannot be read as text at all (too large, binary,
+    not UTF-8); otherwise the runbook and the problems found. A runbook whose front matter
+    cannot be used is returned with ``broken`` set (and a ``front-matter-invalid`` error), so
+    its body is still checked: one fix at a time would hide the body's problems.
     """
     text, problems = _decode(source, path)
     if text is None:
         return None, problems
     parts = split_lines(text)
     lines = [_strip_ending(p) for p in parts]
+    broken: str | None = None
     try:
         front = read_front_matter(lines)
     except FrontMatterError as exc:
-        return None, [Problem(path, exc.line, "error", "front-matter-invalid", exc.message)]
+        problems.append(Problem(path, exc.line, "error", "front-matter-invalid", exc.message))
+        broken = exc.message
+        # A front matter that never closes leaves no body to check.
+        front = FrontMatter({}, body_start(lines) or len(lines))
     blocks, body, notes = _blocks(parts, front.body_start)
     problems += [Problem(path, line, "warning", code, msg) for line, code, msg in notes]
     infos = [(block, _parse_info(block.info)) for block in blocks]
@@ -309,7 +323,7 @@ def parse_runbook(
         derived = derive_alert(body.h1 if body.h1 is not None else body.first_heading, slug)
         if derived is not None:
             front.metadata["alerts"] = [derived]
-    if not snippets and not body.has_prose:
+    if not snippets and not body.has_prose and broken is None:
         problems.append(
             Problem(
                 path,
@@ -319,7 +333,18 @@ def parse_runbook(
                 "runbook has no text and no code blocks; write it or remove it",
             )
         )
-    runbook = SourceRunbook(slug, path, source, str(title), front.metadata, snippets, body.links)
+    runbook = SourceRunbook(
+        slug,
+        path,
+        source,
+        str(title),
+        front.metadata,
+        snippets,
+        body.links,
+        tuple(front.body_start + line + 1 for line in body.link_lines),
+        body.anchors,
+        broken,
+    )
     return runbook, problems
 
 
@@ -442,6 +467,7 @@ def load_catalog(root: Path) -> Catalog:
         ) from None
     problems: list[Problem] = []
     runbooks: list[SourceRunbook] = []
+    broken: list[SourceRunbook] = []
     for relative, file in _walk(root, problems):
         path = str(file)
         source = _read_source(resolved, file, path)
@@ -451,14 +477,14 @@ def load_catalog(root: Path) -> Catalog:
         runbook, found = parse_runbook(relative[: -len(".md")], source, path)
         problems += found
         if runbook is not None:
-            runbooks.append(runbook)
+            (broken if runbook.broken is not None else runbooks).append(runbook)
     runbooks.sort(key=lambda r: r.slug)
     problems.sort(key=lambda p: (p.path, p.line, p.code))
     strict = _require_runnable(resolved, problems)
     files = linked_files(resolved, runbooks, problems)
     from builder.runnable import classify  # it needs this module's models
 
-    catalog = Catalog(root, tuple(runbooks), tuple(problems), files)
+    catalog = Catalog(root, tuple(runbooks), tuple(problems), files, tuple(broken))
     return classify(catalog, require_runnable=strict)
 
 
