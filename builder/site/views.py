@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
@@ -41,6 +41,9 @@ class SiteContext:
     roots: tuple[dict[str, Any], ...]
     """name, fingerprint, pinned, dev, url (of the download) for every policy root."""
     signers: tuple[dict[str, str], ...]
+    problems: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    """Preview only: slug -> what ``sealbook check`` found in it (line, severity, code, message,
+    snippet id or None); ``""`` -> files that cannot be shown at all."""
 
     def settings(self) -> dict[str, Any]:
         """The settings a site records in ``site-manifest.json`` (all its pages depend on)."""
@@ -72,7 +75,12 @@ def provenance(rel: m.ReleaseInput) -> dict[str, Any]:
 
 
 def snippet_views(
-    rb: Runbook, version: str, site: SiteContext, source: bytes | None = None
+    rb: Runbook,
+    version: str,
+    site: SiteContext,
+    source: bytes | None = None,
+    *,
+    problems: bool = False,
 ) -> list[dict[str, Any]]:
     """Per snippet: id, language, digest, code, exact copy text and the pinned command.
 
@@ -80,6 +88,7 @@ def snippet_views(
     its copy text and run command stay the signed commands.
     """
     shown = transcripts(source, rb) if source is not None else {}
+    found = site.problems.get(rb.slug, ()) if site.preview and problems else ()
     views = []
     for s in rb.snippets:
         run = None
@@ -97,6 +106,8 @@ def snippet_views(
                 "run": run,
             }
         )
+        if problems:  # a revision page's block shows `check`'s problems with it (a preview)
+            views[-1]["problems"] = [p for p in found if p["snippet"] == s.id]
     return views
 
 
@@ -192,9 +203,10 @@ def revision_view(
         "prov": provenance(page.release),
         "meta_rows": meta_rows(rb),
         "alerts": layout.alerts_of(rb),
-        "snippets": snippet_views(rb, page.release.version, site, source),
+        "snippets": snippet_views(rb, page.release.version, site, source, problems=True),
         "body": body,
         "diff_from": layout.relative(page.path, diff_from) if diff_from else None,
+        "problems": list(site.problems.get(rb.slug, ())) if site.preview else [],
     }
     return view, prose
 
@@ -340,8 +352,8 @@ def release_inputs(page: m.ReleasePage, site: SiteContext) -> dict[str, Any]:
     }
 
 
-def catalog_view(model: m.SiteModel) -> dict[str, Any]:
-    """The view of the catalog (home)."""
+def catalog_view(model: m.SiteModel, site: SiteContext | None = None) -> dict[str, Any]:
+    """The view of the catalog (home); a preview's lists the files it cannot show."""
     head = model.head
     rows = [
         {
@@ -370,6 +382,8 @@ def catalog_view(model: m.SiteModel) -> dict[str, Any]:
         "retired": sum(1 for r in model.catalog if r.retired_in is not None),
         "services": sorted({r.service for r in model.catalog if r.service}),
         "severities": sorted({r.severity for r in model.catalog if r.severity}),
+        "unshown": list(site.problems.get("", ())) if site is not None and site.preview else [],
+        "problem_count": sum(len(v) for v in site.problems.values()) if site is not None else 0,
     }
 
 
