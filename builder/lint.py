@@ -15,6 +15,7 @@ Rules beyond the parser's own (docs/runbook-format.md lists every code):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -247,8 +248,24 @@ def _line(snippet: SourceSnippet, index: int) -> str:
     return _LINE_BREAK_RE.split(snippet.raw)[index]
 
 
+ESCALATABLE = frozenset(
+    {
+        *("language-near-miss", "fence-attributes-malformed", "fence-attribute-unknown"),
+        *("param-undeclared", "param-unused", "param-unguarded", "front-matter-unknown-key"),
+        *("link-broken", "ping-no-count", "openssl-stdin", "journalctl-pager", "secret-literal"),
+        *("fence-unclosed", "console-root-prompt", "runbook-empty", "language-invalid"),
+        *("non-ascii-comment", "non-ascii-reference", "bash-warning", "symlink-folder"),
+    }
+)
+"""Warning codes a catalog can make errors (``errors = [...]`` in ``catalog.toml``). The reasons
+a block is reference are made errors by ``require_runnable`` instead."""
+
+
 def check_catalog(catalog: Catalog) -> list[Problem]:
-    """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line."""
+    """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line.
+
+    Warnings whose code the catalog lists in ``errors`` are errors.
+    """
     from builder.intent import check_intent
 
     problems = list(catalog.problems)
@@ -260,4 +277,9 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
         for snippet in runbook.snippets:
             fence = source_lines[snippet.line - 1] if snippet.line <= len(source_lines) else ""
             problems += _check_characters(runbook, snippet, fence)
+    if catalog.errors:
+        problems = [
+            dataclasses.replace(p, severity="error") if p.code in catalog.errors else p
+            for p in problems
+        ]
     return sorted(problems, key=lambda p: (p.path, p.line, p.severity, p.code, p.message))

@@ -111,6 +111,8 @@ class Catalog:
     """Files the runbooks link or show (images, scripts), by path in the folder: frozen too."""
     broken: tuple[SourceRunbook, ...] = ()
     """Runbooks whose front matter cannot be used: checked like the others, never released."""
+    errors: frozenset[str] = frozenset()
+    """Warning codes this catalog makes errors (``errors = [...]`` in ``catalog.toml``)."""
 
 
 @dataclass(frozen=True)
@@ -480,11 +482,11 @@ def load_catalog(root: Path) -> Catalog:
             (broken if runbook.broken is not None else runbooks).append(runbook)
     runbooks.sort(key=lambda r: r.slug)
     problems.sort(key=lambda p: (p.path, p.line, p.code))
-    strict = _require_runnable(resolved, problems)
+    strict, errors = _settings(resolved, problems)
     files = linked_files(resolved, runbooks, problems)
     from builder.runnable import classify  # it needs this module's models
 
-    catalog = Catalog(root, tuple(runbooks), tuple(problems), files, tuple(broken))
+    catalog = Catalog(root, tuple(runbooks), tuple(problems), files, tuple(broken), errors)
     return classify(catalog, require_runnable=strict)
 
 
@@ -537,31 +539,40 @@ def linked_files(
 
 CATALOG_SETTINGS = "catalog.toml"
 """Optional settings of a runbooks folder: ``require_runnable = true`` makes every block in an
-executable language have to run as signed (the sample catalog does)."""
+executable language have to run as signed (the sample catalog does); ``errors = ["code", ...]``
+makes those warnings errors (any code `builder.lint.ESCALATABLE` lists)."""
 
 
-def _require_runnable(root: Path, problems: list[Problem]) -> bool:
+def _settings(root: Path, problems: list[Problem]) -> tuple[bool, frozenset[str]]:
+    """(require_runnable, warning codes made errors) of the folder's ``catalog.toml``."""
     import tomllib
+
+    from builder.lint import ESCALATABLE
 
     path = root / CATALOG_SETTINGS
     if not path.is_file():
-        return False
+        return False, frozenset()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         problems.append(
             _file_problem(str(path), "catalog-settings-invalid", f"cannot read it: {exc}")
         )
-        return True  # fail closed: the strictest reading
+        return True, ESCALATABLE  # fail closed: the strictest reading
     value = data.get("require_runnable", False)
-    unknown = sorted(set(data) - {"require_runnable"})
-    if not isinstance(value, bool) or unknown:
+    errors = data.get("errors", [])
+    unknown = sorted(set(data) - {"require_runnable", "errors"})
+    valid = isinstance(errors, list) and all(isinstance(c, str) for c in errors)
+    bad = sorted(set(errors) - ESCALATABLE) if valid else []
+    if not isinstance(value, bool) or unknown or not valid or bad:
+        what = f" ({', '.join(bad)} cannot be made errors)" if bad else ""
         problems.append(
             _file_problem(
                 str(path),
                 "catalog-settings-invalid",
-                "expected only `require_runnable = true|false`",
+                "expected only `require_runnable = true|false` and `errors = [warning codes]`"
+                + what,
             )
         )
-        return True
-    return value
+        return True, ESCALATABLE
+    return value, frozenset(errors)

@@ -296,3 +296,27 @@ def test_sample_catalog_is_clean_under_every_rule() -> None:
     done = run_cli("sealbook", "check", "--runbooks", str(REPO / "runbooks"))
     assert done.returncode == 0
     assert done.stdout.splitlines()[-1].endswith(": 0 errors, 0 warnings"), done.stdout
+
+
+# A catalog makes the warnings it chooses errors
+
+
+def test_a_catalog_can_make_warnings_errors(tmp_path: Path) -> None:
+    (tmp_path / "catalog.toml").write_text('errors = ["ping-no-count", "link-broken"]\n')
+    text = "# T\n\n[x](missing.md)\n\n```bash\nping db-1\njournalctl -u x\n```\n"
+    lines = lint(tmp_path, {"a.md": text})
+    assert [(x.split(": ")[1], x.rsplit("[", 1)[1]) for x in lines] == [
+        ("error", "link-broken]"),
+        ("error", "ping-no-count]"),
+        ("warning", "journalctl-pager]"),
+    ]
+    done = run_cli("sealbook", "check", "--runbooks", str(tmp_path))
+    assert done.returncode == 1 and done.stdout.splitlines()[-1].endswith("2 errors, 1 warning")
+
+
+@pytest.mark.parametrize("setting", ['errors = ["bash-syntax"]', 'errors = "ping-no-count"'])
+def test_unknown_or_malformed_errors_setting_fails_closed(tmp_path: Path, setting: str) -> None:
+    (tmp_path / "catalog.toml").write_text(setting + "\n")
+    lines = lint(tmp_path, {"a.md": "# T\n\n```bash\nping db-1\n```\n"})
+    assert "catalog-settings-invalid" in codes(lines)
+    assert one(lines, "ping-no-count").split(": ")[1] == "error"  # the strictest reading
