@@ -275,3 +275,25 @@ def test_markdown_escapes_hostile_titles_and_backticks() -> None:
     out = render_markdown(diff_manifests(old, _manifest(evil)), "rb")
     assert "\\<img src=x onerror=alert\\(1\\)\\> \\*\\*b\\*\\*" in out
     assert "  ````diff" in out and "  +echo ```" in out
+
+
+def test_site_diff_page_names_a_rename() -> None:
+    """The site's diff pages use the same matching: a rename is one row, not removed + added."""
+    from types import SimpleNamespace
+
+    from builder.site.views import diff_view
+
+    old = _runbook("a", _snippet("old", "echo same\n"), _snippet("keep", "ls\n"))
+    new = _runbook("a", _snippet("keep", "ls -l\n"), _snippet("new", "echo same\n"))
+    page = SimpleNamespace(
+        old=old,
+        new=new,
+        old_release=SimpleNamespace(version="1"),
+        new_release=SimpleNamespace(version="2"),
+        path="runbooks/a/diff-r1-r2.html",
+    )
+    view = diff_view(page, b"x\n", b"y\n")  # type: ignore[arg-type]
+    assert [(c["id"], c["change"], c["from"]) for c in view["changes"]] == [
+        ("new", "renamed", "old"),
+        ("keep", "changed", None),
+    ]

@@ -18,6 +18,7 @@ from typing import Any
 from markupsafe import Markup
 
 from builder.console import reduce_console
+from builder.diff import diff_snippets
 from builder.frontmatter import body_start as front_matter_body_start
 from builder.markdown import outline, parse
 from builder.runbook import CONSOLE_LANGUAGES, split_lines
@@ -267,15 +268,27 @@ def diff_view(page: m.DiffPage, old_source: bytes, new_source: bytes) -> dict[st
         lines.append((op, line))
     old = {s.id: s.digest for s in page.old.snippets}
     new = {s.id: s.digest for s in page.new.snippets}
-    changes = []
+    # The same signed text under a new id is a rename, not a removal and an addition.
+    renames = {
+        c.old_id: c.id
+        for c in diff_snippets(page.old.snippets, page.new.snippets)
+        if c.status == "renamed" and c.old_id is not None
+    }
+    changes: list[dict[str, str | None]] = []
     for sid in [s.id for s in page.old.snippets] + [
-        s.id for s in page.new.snippets if s.id not in old
+        s.id for s in page.new.snippets if s.id not in old and s.id not in renames.values()
     ]:
+        if sid in renames:
+            to = renames[sid]
+            changes.append(
+                {"id": to, "change": "renamed", "from": sid, "old": old[sid], "new": new[to]}
+            )
+            continue
         a, b = old.get(sid), new.get(sid)
         change = (
             "added" if a is None else "removed" if b is None else "same" if a == b else "changed"
         )
-        changes.append({"id": sid, "change": change, "old": a, "new": b})
+        changes.append({"id": sid, "change": change, "from": None, "old": a, "new": b})
     return {
         "kind": "diff",
         "root": layout.root_of(page.path),
