@@ -1,4 +1,4 @@
-"""``sealbook``: check, release, build, preview, run, log, dev-instance, demo."""
+"""``sealbook``: check, diff, release, build, preview, run, log, dev-instance, demo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from verifier._climain import exit_now, run_main
 
 COMMANDS = {
     "check": ("builder.commands.check", "lint runbooks (exit 0 clean, 1 problems, 3 unreadable)"),
+    "diff": (
+        "builder.commands.diff",
+        "what the next release would sign, against the newest (exit 0 same, 1 changed)",
+    ),
     "release": ("builder.commands.release", "freeze the runbooks into a signed, immutable release"),
     "build": ("builder.commands.build", "verify every release and render the catalog site"),
     "preview": (

@@ -169,30 +169,54 @@ class _Reducer:
             pending += heredoc_terminators(text)
             continued = _continues(text)
             self._keep(text)
-        for terminator, strip_tabs in pending:
-            self._heredoc(start, terminator, strip_tabs)
+        for n, (terminator, strip_tabs) in enumerate(pending):
+            body = self._heredoc(terminator, strip_tabs)
+            if body is not None:
+                # One report per command: the heredocs after this one cannot be found either.
+                missing = " then ".join(f"'{t}'" for t, _ in pending[n:])
+                self.notes.append(
+                    ConsoleNote(
+                        start,
+                        "error",
+                        "heredoc-unterminated",
+                        f"heredoc started here is never terminated by a line {missing}"
+                        f"{indented_terminator_hint(body, terminator, strip_tabs)}; "
+                        "add the terminator line to the transcript",
+                    )
+                )
+                return
 
-    def _heredoc(self, start: int, terminator: str, strip_tabs: bool) -> None:
-        """Keep a heredoc body up to its terminator line (PS2 ``> `` prefixes removed)."""
+    def _heredoc(self, terminator: str, strip_tabs: bool) -> list[str] | None:
+        """Keep a heredoc body up to its terminator line (PS2 ``> `` prefixes removed).
+
+        Returns None when the terminator was found, else the body lines kept.
+        """
         first = self.lines[self.i] if self.i < len(self.lines) else ""
         prompted = _ps2(first) is not None
+        kept: list[str] = []
         while self.i < len(self.lines):
             line = self.lines[self.i]
             body = _ps2(line) if prompted else line
             if body is None:
                 break
             self._keep(body)
+            kept.append(body)
             if (body.lstrip("\t") if strip_tabs else body).rstrip("\r") == terminator:
-                return
-        self.notes.append(
-            ConsoleNote(
-                start,
-                "error",
-                "heredoc-unterminated",
-                f"heredoc started here is never terminated by a line '{terminator}'; "
-                "add the terminator line to the transcript",
+                return None
+        return kept
+
+
+def indented_terminator_hint(body: list[str], terminator: str, strip_tabs: bool) -> str:
+    """A hint when a line of an unterminated heredoc's ``body`` is its terminator, indented."""
+    for line in body:
+        if line.strip() == terminator:
+            fix = (
+                "<<- strips leading tabs only, not spaces"
+                if strip_tabs
+                else "start it at column 1, or write <<-EOF and indent with tabs"
             )
-        )
+            return f" (the line {line.rstrip()!r} is indented: {fix})"
+    return ""
 
 
 def reduce_console(lines: list[str]) -> Reduction:

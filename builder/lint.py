@@ -8,11 +8,14 @@ Rules beyond the parser's own (docs/runbook-format.md lists every code):
    ids and snippets; non-ASCII is an error in executable code, a warning in shell comments
    and reference blocks, and nothing at all in a snippet that opts in with ``allow-non-ascii``;
 4. runnable or reference (``bash -n``, prompts, placeholders) is decided when the catalog is
-   loaded (`builder.runnable`); its warnings and errors are among the catalog's problems.
+   loaded (`builder.runnable`); its warnings and errors are among the catalog's problems;
+5. intent (`builder.intent`): near-miss languages, malformed fence attributes, parameters,
+   front-matter keys, broken links, commands that wait for input, secret literals.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -255,14 +258,38 @@ def _line(snippet: SourceSnippet, index: int) -> str:
     return _LINE_BREAK_RE.split(snippet.raw)[index]
 
 
+ESCALATABLE = frozenset(
+    {
+        *("language-near-miss", "fence-attributes-malformed", "fence-attribute-unknown"),
+        *("param-undeclared", "param-unused", "param-unguarded", "front-matter-unknown-key"),
+        *("link-broken", "ping-no-count", "openssl-stdin", "journalctl-pager", "secret-literal"),
+        *("fence-unclosed", "console-root-prompt", "runbook-empty", "language-invalid"),
+        *("non-ascii-comment", "non-ascii-reference", "bash-warning", "symlink-folder"),
+    }
+)
+"""Warning codes a catalog can make errors (``errors = [...]`` in ``catalog.toml``). The reasons
+a block is reference are made errors by ``require_runnable`` instead."""
+
+
 def check_catalog(catalog: Catalog) -> list[Problem]:
-    """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line."""
+    """Every problem of ``catalog``: the parser's and the lint rules', sorted by path and line.
+
+    Warnings whose code the catalog lists in ``errors`` are errors.
+    """
+    from builder.intent import check_intent
+
     problems = list(catalog.problems)
     problems += _case_collisions(catalog)
-    for runbook in catalog.runbooks:
+    problems += check_intent(catalog)
+    for runbook in catalog.runbooks + catalog.broken:
         problems += _check_names(runbook)
         source_lines = _LINE_BREAK_RE.split(runbook.source.decode("utf-8"))
         for snippet in runbook.snippets:
             fence = source_lines[snippet.line - 1] if snippet.line <= len(source_lines) else ""
             problems += _check_characters(runbook, snippet, fence)
+    if catalog.errors:
+        problems = [
+            dataclasses.replace(p, severity="error") if p.code in catalog.errors else p
+            for p in problems
+        ]
     return sorted(problems, key=lambda p: (p.path, p.line, p.severity, p.code, p.message))

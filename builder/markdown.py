@@ -10,12 +10,21 @@ never draw a block boundary other than the signed one.
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.gfm import gfm_plugin
+
+_SLUG_DROP_RE = re.compile(r"[^\w\- ]")
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+CLEAN_CONTENT_TAGS = frozenset(
+    {"script", "style", "template", "noscript", "svg", "math", "iframe", "object"}
+)
+"""Dropped by the sanitizer with everything inside them (other unknown tags: text kept)."""
 
 
 @functools.cache
@@ -62,6 +71,10 @@ class Outline:
     """The text of the first heading of any level."""
     links: tuple[str, ...] = ()
     """Every image source and link target, as written, in order."""
+    link_lines: tuple[int, ...] = ()
+    """The 0-based line of each of ``links``."""
+    anchors: frozenset[str] = frozenset()
+    """The ids the page gives its headings (`heading_anchor`), for ``#fragment`` links."""
 
 
 def outline(tokens: list[Token], lines: list[str]) -> Outline:
@@ -73,13 +86,18 @@ def outline(tokens: list[Token], lines: list[str]) -> Outline:
     prose = False
     first: str | None = None
     links: list[str] = []
+    link_lines: list[int] = []
+    seen: dict[str, int] = {}
     for i, token in enumerate(tokens):
         for child in token.children or ():
             target = child.attrGet("src") if child.type == "image" else child.attrGet("href")
             if child.type in ("image", "link_open") and target:
                 links.append(str(target))
+                link_lines.append(_line_of(str(target), token, lines))
         if token.type == "heading_open":
             text = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
+            inline = tokens[i + 1] if i + 1 < len(tokens) else None
+            heading_anchor(heading_text(inline.children if inline else None), seen)
             heading = text
             first = text if first is None else first
             if token.tag == "h1" and h1 is None:
@@ -103,7 +121,69 @@ def outline(tokens: list[Token], lines: list[str]) -> Outline:
                 prose = True
         elif token.type in ("html_block", "code_block", "hr"):
             prose = True
-    return Outline(tuple(fences), h1, h1_lines, prose, first, tuple(links))
+    return Outline(
+        tuple(fences),
+        h1,
+        h1_lines,
+        prose,
+        first,
+        tuple(links),
+        tuple(link_lines),
+        frozenset(seen),
+    )
+
+
+def _line_of(target: str, token: Token, lines: list[str]) -> int:
+    """The 0-based line of the block ``token`` on which ``target`` is written (else its first)."""
+    start, end = token.map if token.map else (0, 0)
+    for index in range(start, min(end, len(lines))):
+        if target in lines[index]:
+            return index
+    return start
+
+
+def heading_text(children: Sequence[Token] | None) -> str:
+    """The text of a heading's inline tokens, markup left out.
+
+    Text inside raw ``<script>``-like elements is left out too: the sanitizer drops it
+    from the page, so the id and the TOC must not show it either.
+    """
+    out: list[str] = []
+    hidden: list[str] = []  # open raw elements whose content the sanitizer drops
+    for token in children or ():
+        if token.type == "html_inline":
+            tag = _TAG_RE.match(token.content)
+            name = tag.group(2).lower() if tag else ""
+            if name in CLEAN_CONTENT_TAGS:
+                if not tag or not tag.group(1):
+                    hidden.append(name)
+                elif name in hidden:
+                    del hidden[len(hidden) - 1 - hidden[::-1].index(name) :]
+        elif hidden:
+            continue
+        elif token.type in ("text", "code_inline"):
+            out.append(token.content)
+        elif token.type == "image":
+            out.append(heading_text(token.children))
+        elif token.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+    return "".join(out).strip()
+
+
+def heading_anchor(text: str, seen: dict[str, int]) -> str:
+    """A GitHub-like id: lower case, punctuation dropped, spaces to ``-``; repeats ``-1``..."""
+    slug = _SLUG_DROP_RE.sub("", text.lower()).replace(" ", "-").lstrip("_") or "section"
+    count = seen.get(slug)
+    if count is None:
+        seen[slug] = 0
+        return slug
+    while True:
+        count += 1
+        candidate = f"{slug}-{count}"
+        if candidate not in seen:
+            seen[slug] = count
+            seen[candidate] = 0
+            return candidate
 
 
 def _closed(token: Token, lines: list[str]) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder.console import reduce_console
-from builder.frontmatter import FrontMatterError, read_front_matter
+from builder.frontmatter import FrontMatter, FrontMatterError, body_start, read_front_matter
 from builder.markdown import Outline, outline, parse
 from verifier.digests import signed_text
 from verifier.errors import InputError
@@ -94,6 +94,12 @@ class SourceRunbook:
     snippets: tuple[SourceSnippet, ...]
     links: tuple[str, ...] = ()
     """Image sources and link targets as written (`linked_files` resolves them)."""
+    link_lines: tuple[int, ...] = ()
+    """The 1-based file line of each of ``links``."""
+    anchors: frozenset[str] = frozenset()
+    """Ids of the page's headings (``#fragment`` targets); ``snippet-<id>`` ones are implied."""
+    broken: str | None = None
+    """Why the runbook cannot be released (its front matter); its body is still checked."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,10 @@ class Catalog:
     problems: tuple[Problem, ...]
     files: tuple[tuple[str, bytes], ...] = ()
     """Files the runbooks link or show (images, scripts), by path in the folder: frozen too."""
+    broken: tuple[SourceRunbook, ...] = ()
+    """Runbooks whose front matter cannot be used: checked like the others, never released."""
+    errors: frozenset[str] = frozenset()
+    """Warning codes this catalog makes errors (``errors = [...]`` in ``catalog.toml``)."""
 
 
 @dataclass(frozen=True)
@@ -289,18 +299,24 @@ def parse_runbook(
 ) -> tuple[SourceRunbook | None, list[Problem]]:
     """Parse one runbook source; never raises on bad input.
 
-    Returns (None, problems) when the file cannot be read as a runbook at all (too large,
-    binary, not UTF-8, unusable front matter); otherwise the runbook and the problems found.
+    Returns (None, problems) when the file cannot be read as text at all (too large, binary,
+    not UTF-8); otherwise the runbook and the problems found. A runbook whose front matter
+    cannot be used is returned with ``broken`` set (and a ``front-matter-invalid`` error), so
+    its body is still checked: one fix at a time would hide the body's problems.
     """
     text, problems = _decode(source, path)
     if text is None:
         return None, problems
     parts = split_lines(text)
     lines = [_strip_ending(p) for p in parts]
+    broken: str | None = None
     try:
         front = read_front_matter(lines)
     except FrontMatterError as exc:
-        return None, [Problem(path, exc.line, "error", "front-matter-invalid", exc.message)]
+        problems.append(Problem(path, exc.line, "error", "front-matter-invalid", exc.message))
+        broken = exc.message
+        # A front matter that never closes leaves no body to check.
+        front = FrontMatter({}, body_start(lines) or len(lines))
     blocks, body, notes = _blocks(parts, front.body_start)
     problems += [Problem(path, line, "warning", code, msg) for line, code, msg in notes]
     infos = [(block, _parse_info(block.info)) for block in blocks]
@@ -314,7 +330,7 @@ def parse_runbook(
         derived = derive_alert(body.h1 if body.h1 is not None else body.first_heading, slug)
         if derived is not None:
             front.metadata["alerts"] = [derived]
-    if not snippets and not body.has_prose:
+    if not snippets and not body.has_prose and broken is None:
         problems.append(
             Problem(
                 path,
@@ -324,7 +340,18 @@ def parse_runbook(
                 "runbook has no text and no code blocks; write it or remove it",
             )
         )
-    runbook = SourceRunbook(slug, path, source, str(title), front.metadata, snippets, body.links)
+    runbook = SourceRunbook(
+        slug,
+        path,
+        source,
+        str(title),
+        front.metadata,
+        snippets,
+        body.links,
+        tuple(front.body_start + line + 1 for line in body.link_lines),
+        body.anchors,
+        broken,
+    )
     return runbook, problems
 
 
@@ -447,6 +474,7 @@ def load_catalog(root: Path) -> Catalog:
         ) from None
     problems: list[Problem] = []
     runbooks: list[SourceRunbook] = []
+    broken: list[SourceRunbook] = []
     for relative, file in _walk(root, problems):
         path = str(file)
         source = _read_source(resolved, file, path)
@@ -456,14 +484,14 @@ def load_catalog(root: Path) -> Catalog:
         runbook, found = parse_runbook(relative[: -len(".md")], source, path)
         problems += found
         if runbook is not None:
-            runbooks.append(runbook)
+            (broken if runbook.broken is not None else runbooks).append(runbook)
     runbooks.sort(key=lambda r: r.slug)
     problems.sort(key=lambda p: (p.path, p.line, p.code))
-    strict = _require_runnable(resolved, problems)
+    strict, errors = _settings(resolved, problems)
     files = linked_files(resolved, runbooks, problems)
     from builder.runnable import classify  # it needs this module's models
 
-    catalog = Catalog(root, tuple(runbooks), tuple(problems), files)
+    catalog = Catalog(root, tuple(runbooks), tuple(problems), files, tuple(broken), errors)
     return classify(catalog, require_runnable=strict)
 
 
@@ -516,31 +544,40 @@ def linked_files(
 
 CATALOG_SETTINGS = "catalog.toml"
 """Optional settings of a runbooks folder: ``require_runnable = true`` makes every block in an
-executable language have to run as signed (the sample catalog does)."""
+executable language have to run as signed (the sample catalog does); ``errors = ["code", ...]``
+makes those warnings errors (any code `builder.lint.ESCALATABLE` lists)."""
 
 
-def _require_runnable(root: Path, problems: list[Problem]) -> bool:
+def _settings(root: Path, problems: list[Problem]) -> tuple[bool, frozenset[str]]:
+    """(require_runnable, warning codes made errors) of the folder's ``catalog.toml``."""
     import tomllib
+
+    from builder.lint import ESCALATABLE
 
     path = root / CATALOG_SETTINGS
     if not path.is_file():
-        return False
+        return False, frozenset()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         problems.append(
             _file_problem(str(path), "catalog-settings-invalid", f"cannot read it: {exc}")
         )
-        return True  # fail closed: the strictest reading
+        return True, ESCALATABLE  # fail closed: the strictest reading
     value = data.get("require_runnable", False)
-    unknown = sorted(set(data) - {"require_runnable"})
-    if not isinstance(value, bool) or unknown:
+    errors = data.get("errors", [])
+    unknown = sorted(set(data) - {"require_runnable", "errors"})
+    valid = isinstance(errors, list) and all(isinstance(c, str) for c in errors)
+    bad = sorted(set(errors) - ESCALATABLE) if valid else []
+    if not isinstance(value, bool) or unknown or not valid or bad:
+        what = f" ({', '.join(bad)} cannot be made errors)" if bad else ""
         problems.append(
             _file_problem(
                 str(path),
                 "catalog-settings-invalid",
-                "expected only `require_runnable = true|false`",
+                "expected only `require_runnable = true|false` and `errors = [warning codes]`"
+                + what,
             )
         )
-        return True
-    return value
+        return True, ESCALATABLE
+    return value, frozenset(errors)

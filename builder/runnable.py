@@ -24,7 +24,7 @@ import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from builder.console import heredoc_terminators, reduce_console
+from builder.console import heredoc_terminators, indented_terminator_hint, reduce_console
 from builder.lint import danger
 from builder.runbook import (
     CONSOLE_LANGUAGES,
@@ -56,18 +56,19 @@ class Reason:
 
 def classify(catalog: Catalog, *, require_runnable: bool = False) -> Catalog:
     """``catalog`` with every block in an executable language decided runnable or reference."""
+    every = catalog.runbooks + catalog.broken  # a broken front matter hides no body problem
     jobs: list[tuple[int, int, SourceSnippet]] = []
-    for r, runbook in enumerate(catalog.runbooks):
+    for r, runbook in enumerate(every):
         for s, snippet in enumerate(runbook.snippets):
             if snippet.language in EXECUTABLE_LANGUAGES and snippet.run is not False:
                 jobs.append((r, s, snippet))
     workers = max(1, min(8, (os.cpu_count() or 1) * 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         verdicts = list(pool.map(lambda job: reasons(job[2]), jobs))
-    runbooks = [list(rb.snippets) for rb in catalog.runbooks]
+    runbooks = [list(rb.snippets) for rb in every]
     problems = list(catalog.problems)
     for (r, s, snippet), found in zip(jobs, verdicts, strict=True):
-        runbook = catalog.runbooks[r]
+        runbook = every[r]
         hard = [x for x in found if x.code != "bash-warning"]
         strict = require_runnable or snippet.run is True
         for reason in found:
@@ -84,18 +85,18 @@ def classify(catalog: Catalog, *, require_runnable: bool = False) -> Catalog:
             )
         elif snippet.language in EXECUTABLE_LANGUAGES:
             runbooks[r][s] = dataclasses.replace(snippet, executable=True)
-    for r, runbook in enumerate(catalog.runbooks):
+    for r, runbook in enumerate(every):
         for s, snippet in enumerate(runbook.snippets):
             if snippet.run is False and snippet.executable:
                 runbooks[r][s] = dataclasses.replace(
                     snippet, executable=False, why_not=("run-false",)
                 )
-    new = tuple(
-        dataclasses.replace(rb, snippets=tuple(runbooks[r]))
-        for r, rb in enumerate(catalog.runbooks)
-    )
+    new = tuple(dataclasses.replace(rb, snippets=tuple(runbooks[r])) for r, rb in enumerate(every))
     problems.sort(key=lambda p: (p.path, p.line, p.code))
-    return dataclasses.replace(catalog, runbooks=new, problems=tuple(problems))
+    kept = len(catalog.runbooks)
+    return dataclasses.replace(
+        catalog, runbooks=new[:kept], broken=new[kept:], problems=tuple(problems)
+    )
 
 
 def reasons(snippet: SourceSnippet) -> list[Reason]:
@@ -203,23 +204,85 @@ def _unsafe_character(lines: list[str]) -> Reason | None:
 def _bash_reasons(text: str, line_of: list[int]) -> list[Reason]:
     status, stderr = bash_n(text)
     found: list[Reason] = []
+    lines = text.split("\n")
+
+    def index_of(number: int) -> int:
+        return line_of[max(0, min(number, len(line_of)) - 1)] if line_of else 0
+
     for match in _BASH_LINE_RE.finditer(stderr):
         number, message = int(match.group(1)), match.group(2).strip()
         if message.startswith("`"):
             continue  # bash echoes the offending code after the message
-        index = line_of[max(0, min(number, len(line_of)) - 1)] if line_of else 0
-        if "here-document" in message:
-            code = "heredoc-unterminated"
-        elif status != 0:
-            code = "bash-syntax"
-        else:
-            code = "bash-warning"
-        found.append(Reason(code, index, f"bash -n: {message}"))
+        heredoc = _HEREDOC_AT_RE.search(message)
+        if heredoc is not None:
+            # Point at the line that opened it, not at the end where bash noticed.
+            opened, word = int(heredoc.group(1)), heredoc.group(2)
+            strip_tabs = "<<-" in lines[opened - 1] if 0 < opened <= len(lines) else False
+            hint = indented_terminator_hint(lines[opened:], word, strip_tabs)
+            found.append(
+                Reason(
+                    "heredoc-unterminated",
+                    index_of(opened),
+                    f"bash -n: the heredoc opened here is never terminated by a line '{word}'"
+                    f"{hint}",
+                )
+            )
+            continue
+        if status != 0 and _UNCLOSED_RE.search(message):
+            opener = _opener(lines)
+            if opener is not None:
+                found.append(
+                    Reason("bash-syntax", index_of(opener + 1), _unclosed(message, lines[opener]))
+                )
+                break
+        code = "bash-syntax" if status != 0 else "bash-warning"
+        found.append(Reason(code, index_of(number), f"bash -n: {message}"))
         if status != 0:
             break
     if status != 0 and not any(r.code != "bash-warning" for r in found):
         found.append(Reason("bash-syntax", 0, f"bash -n failed: {stderr.strip()[:200]}"))
     return found
+
+
+_HEREDOC_AT_RE = re.compile(
+    r"here-document at line (\d+) delimited by end-of-file \(wanted `(.*)'\)"
+)
+_UNCLOSED_RE = re.compile(r"unexpected end of file|unexpected EOF while looking for matching")
+_OPENER_SEARCH_LIMIT = 64
+_CLOSERS = {
+    "if": "fi",
+    "for": "done",
+    "while": "done",
+    "until": "done",
+    "select": "done",
+    "case": "esac",
+    "{": "}",
+    "(": ")",
+}
+
+
+def _opener(lines: list[str]) -> int | None:
+    """The 0-based line where the construct bash found unclosed at the end begins.
+
+    It is where the longest prefix of the text that still parses ends: every longer prefix
+    holds the unclosed ``if``, loop, brace or quote. At most ``_OPENER_SEARCH_LIMIT`` runs.
+    """
+    for k in range(len(lines) - 1, max(-1, len(lines) - 1 - _OPENER_SEARCH_LIMIT), -1):
+        status, _ = bash_n("\n".join(lines[:k]) + "\n" if k else "")
+        if status == 0:
+            return k
+    return None
+
+
+def _unclosed(message: str, line: str) -> str:
+    if "matching" in message:
+        return f"bash -n: {message}: the quote opened on this line is never closed"
+    words = line.split()
+    closer = next((_CLOSERS[w] for w in words if w in _CLOSERS), None)
+    if closer is None and line.rstrip().endswith(("{", "(")):
+        closer = _CLOSERS[line.rstrip()[-1]]
+    what = f"add the missing `{closer}`" if closer else "close it"
+    return f"bash -n: {message}: the command that starts on this line is never closed ({what})"
 
 
 def _problem(

@@ -77,7 +77,7 @@ def test_id_with_invisible_character() -> None:
 
 
 def test_invalid_params() -> None:
-    problems = check(block('bash params="NS lower 9X"', "echo"))
+    problems = check(block('bash params="NS lower 9X"', 'echo "${NS:?}"'))
     assert found(problems) == [("params-invalid", "error", 3)]
     assert "9X lower" in problems[0].message
 

@@ -145,7 +145,7 @@ def _build_into(
     previous = cache.previous
     # (2) key every page; the unchanged ones are carried over with their proven digests
     material: list[MaterialPage] = [
-        MaterialPage(layout.HOME, "Catalog", lambda: (v.catalog_view(model), [])),
+        MaterialPage(layout.HOME, "Catalog", lambda: (v.catalog_view(model, site), [])),
         MaterialPage(layout.RELEASES_PAGE, "Releases", lambda: (v.releases_view(model, site), [])),
         MaterialPage(layout.AUDIT_PAGE, "Audit", lambda: (v.audit_view(model, site), [])),
     ]
@@ -282,7 +282,7 @@ def release_keys(releases: list[ReleaseInput], site: v.SiteContext, salt: str) -
     (`builder.site.model`) and the site's settings: the key chains each release's signed
     facts (manifest digest, signature) onto its predecessor's, starting from the settings.
     """
-    settings = {
+    settings: dict[str, Any] = {
         "site_name": site.site_name,
         "site_url": site.site_url,
         "preview": site.preview,
@@ -290,6 +290,8 @@ def release_keys(releases: list[ReleaseInput], site: v.SiteContext, salt: str) -
         "roots": list(site.roots),
         "signers": list(site.signers),
     }
+    if site.problems:  # a preview's pages show what `check` found in them
+        settings["problems"] = {slug: list(found) for slug, found in site.problems.items()}
     key = digest(key_bytes({"salt": salt, "site": settings}))
     keys = {}
     for rel in releases:

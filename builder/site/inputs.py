@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from builder.runbook import Catalog, Problem
 from builder.site.model import Provenance, ReleaseInput
 from builder.site.views import SiteContext
 from verifier import sitelayout as layout
@@ -81,3 +83,29 @@ def preview_input(manifest_bytes: bytes, manifest: object, runbooks: Path) -> Re
 def now() -> str:
     """The current UTC time as the manifest's ``created`` format."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def preview_problems(
+    catalog: Catalog, problems: list[Problem]
+) -> dict[str, tuple[dict[str, Any], ...]]:
+    """slug -> the problems ``check`` found in that runbook, each placed beside its snippet when
+    its line falls inside the block; ``""`` -> problems of files that have no page."""
+    by_path = {r.path: r for r in catalog.runbooks + catalog.broken}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for problem in problems:
+        runbook = by_path.get(problem.path)
+        snippet = None
+        if runbook is not None:
+            for s in runbook.snippets:
+                if s.line <= problem.line <= s.line + s.raw.count("\n") + 1:
+                    snippet = s.id
+        entry = {
+            "path": problem.path,
+            "line": problem.line,
+            "severity": problem.severity,
+            "code": problem.code,
+            "message": problem.message,
+            "snippet": snippet,
+        }
+        found.setdefault(runbook.slug if runbook is not None else "", []).append(entry)
+    return {slug: tuple(entries) for slug, entries in found.items()}

@@ -36,7 +36,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-from builder.markdown import parser
+from builder.markdown import CLEAN_CONTENT_TAGS, heading_anchor, heading_text, parser
 from verifier.manifest import Runbook
 
 SAFE_SCHEMES = ("http", "https", "mailto")
@@ -47,8 +47,6 @@ _CONTROL_RE = re.compile(r"[\x00-\x20\x7f-\x9f]+")
 _PLACEHOLDER_PREFIX = "sbsnippet"
 # Any placeholder; `render_prose` keeps those with its page's token. One pattern for every page.
 _PLACEHOLDER_RE = re.compile(_PLACEHOLDER_PREFIX + r"[0-9a-f]{24}n(\d+)x")
-_SLUG_DROP_RE = re.compile(r"[^\w\- ]")
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
 _ALIGN_RE = re.compile(r"text-align:\s*(left|center|right)")
 _REMOVED_TITLE = "link removed: scheme not allowed"
 
@@ -70,10 +68,6 @@ _TAGS = frozenset(
     }
 )
 """Allowed tags. ``img`` only with a ``src`` that is the release's copy of a linked file."""
-_CLEAN_CONTENT_TAGS = frozenset(
-    {"script", "style", "template", "noscript", "svg", "math", "iframe", "object"}
-)
-"""Dropped with everything inside them (other unknown tags are dropped, their text kept)."""
 _ATTRIBUTES: dict[str, set[str]] = {
     "a": {"href", "title", "id"},
     **{f"h{n}": {"id"} for n in range(1, 7)},
@@ -182,7 +176,7 @@ def _cleaner() -> nh3.Cleaner:
     """The one configured sanitizer (immutable; shared by every page and thread)."""
     return nh3.Cleaner(
         tags=set(_TAGS),
-        clean_content_tags=set(_CLEAN_CONTENT_TAGS),
+        clean_content_tags=set(CLEAN_CONTENT_TAGS),
         attributes={tag: set(names) for tag, names in _ATTRIBUTES.items()},
         attribute_filter=_attribute_filter,
         strip_comments=True,
@@ -232,50 +226,6 @@ def _renderer() -> _Renderer:
     return _Renderer()
 
 
-def _plain(children: Sequence[Token] | None) -> str:
-    """The text of a heading's inline tokens, markup left out.
-
-    Text inside raw ``<script>``-like elements is left out too: the sanitizer drops it
-    from the page, so the id and the TOC must not show it either.
-    """
-    out: list[str] = []
-    hidden: list[str] = []  # open raw elements whose content the sanitizer drops
-    for token in children or ():
-        if token.type == "html_inline":
-            tag = _TAG_RE.match(token.content)
-            name = tag.group(2).lower() if tag else ""
-            if name in _CLEAN_CONTENT_TAGS:
-                if not tag or not tag.group(1):
-                    hidden.append(name)
-                elif name in hidden:
-                    del hidden[len(hidden) - 1 - hidden[::-1].index(name) :]
-        elif hidden:
-            continue
-        elif token.type in ("text", "code_inline"):
-            out.append(token.content)
-        elif token.type == "image":
-            out.append(_plain(token.children))
-        elif token.type in ("softbreak", "hardbreak"):
-            out.append(" ")
-    return "".join(out).strip()
-
-
-def _slugify(text: str, seen: dict[str, int]) -> str:
-    """A GitHub-like id: lower case, punctuation dropped, spaces to ``-``; repeats ``-1``..."""
-    slug = _SLUG_DROP_RE.sub("", text.lower()).replace(" ", "-").lstrip("_") or "section"
-    count = seen.get(slug)
-    if count is None:
-        seen[slug] = 0
-        return slug
-    while True:
-        count += 1
-        candidate = f"{slug}-{count}"
-        if candidate not in seen:
-            seen[slug] = count
-            seen[candidate] = 0
-            return candidate
-
-
 def _nest(flat: list[tuple[int, str, str]]) -> tuple[dict[str, object], ...]:
     """(level, id, name) headings in order, nested as Python-Markdown's toc tokens were."""
     roots: list[dict[str, Any]] = []
@@ -308,8 +258,8 @@ def _prepare(
                 blocks[index] = token.content
         elif kind == "heading_open":
             inline = tokens[i + 1] if i + 1 < len(tokens) else None
-            text = _plain(inline.children if inline is not None else None)
-            ident = _slugify(text, seen)
+            text = heading_text(inline.children if inline is not None else None)
+            ident = heading_anchor(text, seen)
             token.attrSet("id", ident)
             level = int(token.tag[1])
             if level in TOC_LEVELS:

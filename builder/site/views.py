@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
 
 from builder.console import reduce_console
+from builder.diff import diff_snippets
 from builder.frontmatter import body_start as front_matter_body_start
 from builder.runbook import CONSOLE_LANGUAGES, split_lines
 from builder.site import model as m
@@ -41,6 +42,9 @@ class SiteContext:
     roots: tuple[dict[str, Any], ...]
     """name, fingerprint, pinned, dev, url (of the download) for every policy root."""
     signers: tuple[dict[str, str], ...]
+    problems: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    """Preview only: slug -> what ``sealbook check`` found in it (line, severity, code, message,
+    snippet id or None); ``""`` -> files that cannot be shown at all."""
 
     def settings(self) -> dict[str, Any]:
         """The settings a site records in ``site-manifest.json`` (all its pages depend on)."""
@@ -72,7 +76,12 @@ def provenance(rel: m.ReleaseInput) -> dict[str, Any]:
 
 
 def snippet_views(
-    rb: Runbook, version: str, site: SiteContext, blocks: dict[int, str] | None = None
+    rb: Runbook,
+    version: str,
+    site: SiteContext,
+    blocks: dict[int, str] | None = None,
+    *,
+    problems: bool = False,
 ) -> list[dict[str, Any]]:
     """Per snippet: id, language, digest, code, exact copy text and the pinned command.
 
@@ -82,6 +91,7 @@ def snippet_views(
     pages), code is shown plain.
     """
     shown = transcripts(blocks, rb) if blocks else {}
+    found = site.problems.get(rb.slug, ()) if site.preview and problems else ()
     views = []
     for s in rb.snippets:
         run = None
@@ -101,6 +111,8 @@ def snippet_views(
                 "run_parts": run_parts(run, rb.slug, version, s.id) if run else None,
             }
         )
+        if problems:  # a revision page's block shows `check`'s problems with it (a preview)
+            views[-1]["problems"] = [p for p in found if p["snippet"] == s.id]
     return views
 
 
@@ -201,9 +213,10 @@ def revision_view(
         "prov": provenance(page.release),
         "meta_rows": meta_rows(rb),
         "alerts": layout.alerts_of(rb),
-        "snippets": snippet_views(rb, page.release.version, site, prose.blocks),
+        "snippets": snippet_views(rb, page.release.version, site, prose.blocks, problems=True),
         "body": body,
         "diff_from": layout.relative(page.path, diff_from) if diff_from else None,
+        "problems": list(site.problems.get(rb.slug, ())) if site.preview else [],
     }
     return view, prose
 
@@ -264,15 +277,27 @@ def diff_view(page: m.DiffPage, old_source: bytes, new_source: bytes) -> dict[st
         lines.append((op, line))
     old = {s.id: s.digest for s in page.old.snippets}
     new = {s.id: s.digest for s in page.new.snippets}
-    changes = []
+    # The same signed text under a new id is a rename, not a removal and an addition.
+    renames = {
+        c.old_id: c.id
+        for c in diff_snippets(page.old.snippets, page.new.snippets)
+        if c.status == "renamed" and c.old_id is not None
+    }
+    changes: list[dict[str, str | None]] = []
     for sid in [s.id for s in page.old.snippets] + [
-        s.id for s in page.new.snippets if s.id not in old
+        s.id for s in page.new.snippets if s.id not in old and s.id not in renames.values()
     ]:
+        if sid in renames:
+            to = renames[sid]
+            changes.append(
+                {"id": to, "change": "renamed", "from": sid, "old": old[sid], "new": new[to]}
+            )
+            continue
         a, b = old.get(sid), new.get(sid)
         change = (
             "added" if a is None else "removed" if b is None else "same" if a == b else "changed"
         )
-        changes.append({"id": sid, "change": change, "old": a, "new": b})
+        changes.append({"id": sid, "change": change, "from": None, "old": a, "new": b})
     return {
         "kind": "diff",
         "root": layout.root_of(page.path),
@@ -349,8 +374,8 @@ def release_inputs(page: m.ReleasePage, site: SiteContext) -> dict[str, Any]:
     }
 
 
-def catalog_view(model: m.SiteModel) -> dict[str, Any]:
-    """The view of the catalog (home)."""
+def catalog_view(model: m.SiteModel, site: SiteContext | None = None) -> dict[str, Any]:
+    """The view of the catalog (home); a preview's lists the files it cannot show."""
     head = model.head
     rows = [
         {
@@ -379,6 +404,8 @@ def catalog_view(model: m.SiteModel) -> dict[str, Any]:
         "retired": sum(1 for r in model.catalog if r.retired_in is not None),
         "services": sorted({r.service for r in model.catalog if r.service}),
         "severities": sorted({r.severity for r in model.catalog if r.severity}),
+        "unshown": list(site.problems.get("", ())) if site is not None and site.preview else [],
+        "problem_count": sum(len(v) for v in site.problems.values()) if site is not None else 0,
     }
 
 
