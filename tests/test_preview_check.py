@@ -67,7 +67,7 @@ def test_a_broken_front_matter_still_gets_a_page_that_says_why(
     raw = page.read_text("utf-8")
     figure = raw[raw.index('<figure class="sb-snippet"') : raw.index("</figure>")]
     assert 'data-code="language-near-miss"' in figure
-    assert figure.index("sb-snippet-problems") < figure.index('<pre class="sb-code">')
+    assert figure.index("sb-snippet-problems") < figure.index('<pre class="sb-code')
 
 
 def test_a_problem_is_shown_beside_its_block(previewed: tuple[Path, Path, str, str, int]) -> None:
