@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from builder.console import heredoc_terminators, indented_terminator_hint, reduce_console
-from builder.lint import danger
+from builder.lint import comment_start, danger
 from builder.runbook import (
     CONSOLE_LANGUAGES,
     Catalog,
@@ -136,7 +136,7 @@ def reasons(snippet: SourceSnippet) -> list[Reason]:
         found.append(hazard)
     if not snippet.allow_non_ascii:
         for index, line in commands:
-            code = line[: _comment_start(line)]
+            code = line[: comment_start(line)]
             if any(not ch.isascii() and danger(ch) is None for ch in code):
                 found.append(
                     Reason(
@@ -186,7 +186,7 @@ def _shell_words(commands: list[tuple[int, str]]) -> list[tuple[int, str]]:
             if (line.lstrip("\t") if strip_tabs else line) == terminator:
                 pending.pop(0)
             continue
-        out.append((index, line[: _comment_start(line)]))
+        out.append((index, line[: comment_start(line)]))
         pending += heredoc_terminators(line)
     return out
 
@@ -296,25 +296,6 @@ def _problem(
     else:
         message = f"reference block, never run: {reason.message}; or mark it run=false"
     return Problem(runbook.path, snippet.line + 1 + reason.index, severity, reason.code, message)
-
-
-def _comment_start(line: str) -> int:
-    """Index of an unquoted shell comment ``#`` in ``line`` (a heuristic), else ``len(line)``."""
-    quote = ""
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if ch == "\\" and quote != "'":
-            i += 2
-            continue
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t;|&()"):
-            return i
-        i += 1
-    return len(line)
 
 
 def _bash_env() -> dict[str, str]:
