@@ -311,32 +311,25 @@ def _shown(view: dict[str, Any], site: v.SiteContext) -> str:
 
 def read_source(rel: ReleaseInput, runbook: Any) -> bytes:
     """A frozen source, re-checked against its signed digest (it may have changed since)."""
-    path = rel.source_path(runbook)
+    return _read_signed(rel.source_path(runbook), None if rel.unsigned else runbook.digest)
+
+
+def read_linked(rel: ReleaseInput, path: str, want: str) -> bytes:
+    """A linked file of a release, re-checked against its signed digest."""
+    return _read_signed(rel.sources.parent / path, want)
+
+
+def _read_signed(path: Path, want: str | None) -> bytes:
+    """``path``'s bytes, refused unless they hash to ``want`` (None: unsigned, a preview)."""
     try:
         data = read_regular(path, MAX_MANIFEST_BYTES)  # a FIFO swapped in must not hang us
     except OSError as exc:
         raise SourceChanged(
             str(path), f"cannot read ({exc.strerror})", "restore the release"
         ) from None
-    if not rel.unsigned and digest(data) != runbook.digest:
+    if want is not None and digest(data) != want:
         raise SourceChanged(
             str(path), "changed since it was verified", "restore the release and build again"
-        )
-    return data
-
-
-def read_linked(rel: ReleaseInput, path: str, want: str) -> bytes:
-    """A linked file of a release, re-checked against its signed digest."""
-    file = rel.sources.parent / path
-    try:
-        data = read_regular(file, MAX_MANIFEST_BYTES)
-    except OSError as exc:
-        raise SourceChanged(
-            str(file), f"cannot read ({exc.strerror})", "restore the release"
-        ) from None
-    if digest(data) != want:
-        raise SourceChanged(
-            str(file), "changed since it was verified", "restore the release and build again"
         )
     return data
 

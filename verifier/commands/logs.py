@@ -20,8 +20,8 @@ from verifier.logs import verify_logs
 from verifier.runlog import Head
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `sealbook-verify logs`."""
+def add_log_inputs(parser: argparse.ArgumentParser) -> None:
+    """The logs, the releases they name and their anchors (`logs` and `summary`)."""
     parser.add_argument("logs", type=Path, nargs="+", metavar="LOG", help="run log file(s)")
     add_releases(parser)
     parser.add_argument(
@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LOG=SEQ:HASH",
         help="anchored head of LOG from `sealbook log head` (SEQ:HASH alone: a single LOG)",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `sealbook-verify logs`."""
+    add_log_inputs(parser)
     add_policy(parser)
     add_format(parser, junit=True)
 

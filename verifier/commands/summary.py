@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from verifier.commands._options import add_policy, add_releases, load_policy
-from verifier.commands.logs import pair_heads
+from verifier.commands._options import add_policy, load_policy
+from verifier.commands.logs import add_log_inputs, pair_heads
 from verifier.digests import canonical_json
 from verifier.errors import InputError, UsageError
 from verifier.logs import verify_logs
@@ -25,15 +24,7 @@ from verifier.summary import render_markdown, summarize
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `sealbook-verify summary`."""
-    parser.add_argument("logs", type=Path, nargs="+", metavar="LOG", help="run log file(s)")
-    add_releases(parser)
-    parser.add_argument(
-        "--expect-head",
-        action="append",
-        default=[],
-        metavar="LOG=SEQ:HASH",
-        help="anchored head of LOG (as for `logs`)",
-    )
+    add_log_inputs(parser)
     for name in ("since", "until"):
         parser.add_argument(
             f"--{name}",
