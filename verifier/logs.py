@@ -1145,10 +1145,16 @@ def _verify_parallel(
         with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
             segments = pool.imap(_verify_segment, tasks)
             _hash_range(fh.fileno(), cuts[0], size, sha, str(path))
+            declined = False
             for segment in segments:
-                if segment is None or not _stitch(verifier, segment):
-                    return None  # leaving the block terminates the workers
+                # Once declined, the remaining results are only drained: terminating a pool
+                # with results still in flight can hang in Pool._terminate_pool.
+                if declined or segment is None or not _stitch(verifier, segment):
+                    declined = True
+                    continue
                 carry = segment.carry
+            if declined:
+                return None
     finally:
         _WORK = None
     if len(carry) > MAX_CARRY_BYTES:
